@@ -1,0 +1,1 @@
+"""Custom components folder, importable for the tests."""

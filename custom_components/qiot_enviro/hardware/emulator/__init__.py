@@ -1,0 +1,1 @@
+"""A bus-level emulator of the Enviro+ board, for tests and the simulated board."""

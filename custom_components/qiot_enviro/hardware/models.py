@@ -1,0 +1,188 @@
+"""Typed results of the board layer: detection, readings, snapshots and health."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class BusDevice(StrEnum):
+    """A Linux device node the board needs."""
+
+    I2C = "i2c"
+    SPI = "spi"
+    UART = "uart"
+    GPIO = "gpio"
+
+
+class DeviceStatus(StrEnum):
+    """What probing one bus device found, in terms a user can act on."""
+
+    OK = "ok"
+    NOT_PRESENT = "not_present"
+    PERMISSION_DENIED = "permission_denied"
+    BUSY = "busy"
+    ERROR = "error"
+
+
+class Variant(StrEnum):
+    """Which Pimoroni board answered."""
+
+    ENVIRO = "enviro"
+    ENVIRO_PLUS = "enviro_plus"
+
+
+class SensorGroup(StrEnum):
+    """Sensors read together and failing together."""
+
+    CLIMATE = "climate"
+    LIGHT = "light"
+    GAS = "gas"
+    PARTICULATES = "particulates"
+
+
+class Chip(StrEnum):
+    """Chips on the board that can be found by probing."""
+
+    BME280 = "bme280"
+    LTR559 = "ltr559"
+    ADS1015 = "ads1015"
+    ADS1115 = "ads1115"
+    PMS5003 = "pms5003"
+    ST7735 = "st7735"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceProbe:
+    """The result of probing one bus device node."""
+
+    device: BusDevice
+    path: str
+    status: DeviceStatus
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """What was found on this machine: bus devices, chips, variant, identity."""
+
+    devices: dict[BusDevice, DeviceProbe]
+    chips: frozenset[Chip]
+    variant: Variant | None
+    identity: str
+    simulated: bool = False
+    particulate_frames: bool = False
+    serial_console: bool = False
+
+    @property
+    def board_found(self) -> bool:
+        """Tell whether an Enviro or Enviro+ answered."""
+        return self.variant is not None
+
+    @property
+    def groups(self) -> frozenset[SensorGroup]:
+        """Sensor groups this board can provide with the buses that are reachable."""
+        groups: set[SensorGroup] = set()
+        if Chip.BME280 in self.chips:
+            groups.add(SensorGroup.CLIMATE)
+        if Chip.LTR559 in self.chips:
+            groups.add(SensorGroup.LIGHT)
+        if Chip.ADS1015 in self.chips or Chip.ADS1115 in self.chips:
+            groups.add(SensorGroup.GAS)
+        if self.variant is Variant.ENVIRO_PLUS and (
+            self.devices[BusDevice.UART].status is DeviceStatus.OK
+        ):
+            groups.add(SensorGroup.PARTICULATES)
+        return frozenset(groups)
+
+    @property
+    def has_display(self) -> bool:
+        """Tell whether the LCD can be driven (it needs SPI and the GPIO chip)."""
+        return (
+            self.board_found
+            and self.devices[BusDevice.SPI].status is DeviceStatus.OK
+            and self.devices[BusDevice.GPIO].status is DeviceStatus.OK
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClimateReading:
+    """BME280: temperature in °C, pressure in hPa, relative humidity in %."""
+
+    temperature: float
+    pressure: float
+    humidity: float
+
+
+@dataclass(frozen=True, slots=True)
+class LightReading:
+    """LTR559: illuminance in lx and raw proximity counts (0-2047)."""
+
+    lux: float
+    proximity: int
+
+
+@dataclass(frozen=True, slots=True)
+class GasReading:
+    """MICS6814 sensing resistances in ohms."""
+
+    oxidising: float
+    reducing: float
+    nh3: float
+
+
+@dataclass(frozen=True, slots=True)
+class ParticulateReading:
+    """PMS5003 frame: mass in µg/m³ (standard particle) and counts per 0.1 L of air."""
+
+    pm1: int
+    pm2_5: int
+    pm10: int
+    gt0_3um: int
+    gt0_5um: int
+    gt1_0um: int
+    gt2_5um: int
+    gt5_0um: int
+    gt10um: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupResult[T]:
+    """One sensor group's outcome in a cycle: a value, or the error that replaced it.
+
+    ``read_at`` is when the value was measured (for particulates: when the frame
+    arrived), ``None`` when there is no value.
+    """
+
+    value: T | None
+    error: str | None = None
+    read_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether this group delivered a value."""
+        return self.value is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one polling cycle read. A group the board lacks is ``None``."""
+
+    read_at: datetime
+    duration: float
+    climate: GroupResult[ClimateReading] | None = None
+    light: GroupResult[LightReading] | None = None
+    gas: GroupResult[GasReading] | None = None
+    particulates: GroupResult[ParticulateReading] | None = None
+    cpu_temperature: float | None = None
+
+
+@dataclass(slots=True)
+class GroupHealth:
+    """Running health of one sensor group, for diagnostics and repairs."""
+
+    last_good: datetime | None = None
+    error_count: int = 0
+    consecutive_errors: int = 0
+    last_error: str | None = None
+    recoveries: int = 0
+    extra: dict[str, int] = field(default_factory=dict)

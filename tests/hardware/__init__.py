@@ -1,0 +1,1 @@
+"""Tests of the board layer against the emulator."""
