@@ -1,11 +1,135 @@
-"""Fixtures shared by the whole test suite."""
+"""Fixtures shared by the whole test suite.
 
+The integration runs on the simulated board: the real board code and the real vendor
+drivers against the bus-level emulator. Time frozen by the ``freezer`` fixture applies
+to Home Assistant; the emulator and the drivers keep real time, as hardware does.
+"""
+
+from collections.abc import Callable, Generator
+from typing import Any
+from unittest.mock import patch
+
+import freezegun
 import pytest
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.qiot_enviro import coordinator as coordinator_module
+from custom_components.qiot_enviro.const import (
+    BOARD_SIMULATED,
+    BOARD_SIMULATED_ENVIRO,
+    CONF_BOARD,
+    CONF_UART_PATH,
+    DOMAIN,
+    UPDATE_INTERVAL,
+)
+from custom_components.qiot_enviro.hardware.bus import DEFAULT_UART
+from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard, create_simulated
+from custom_components.qiot_enviro.hardware.models import Variant
+
+freezegun.configure(
+    extend_ignore_list=[
+        "custom_components.qiot_enviro.hardware",
+        "custom_components.qiot_enviro.display",
+        "ads1015",
+        "bme280",
+        "i2cdevice",
+        "ltr559",
+        "pms5003",
+    ]
+)
+
+# Values the emulated room is pinned to, so that entity states are reproducible.
+PINNED: dict[str, float] = {
+    "temperature": 24.0,
+    "pressure": 1013.2,
+    "humidity": 45.0,
+    "lux": 250.0,
+    "proximity": 10,
+    "oxidising": 20_000.0,
+    "reducing": 300_000.0,
+    "nh3": 150_000.0,
+    "pm1": 4,
+    "pm2_5": 12,
+    "pm10": 20,
+    "cpu_temperature": 45.0,
+}
+SIM_IDENTITY = {BOARD_SIMULATED: "sim-0000000000000001", BOARD_SIMULATED_ENVIRO: "sim-0000000000000002"}
 
 
 @pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(
-    enable_custom_integrations: None,
-) -> None:
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load the integration from custom_components/."""
     return
+
+
+@pytest.fixture
+def simulators() -> list[EmulatedBoard]:
+    """Every emulated board the integration created during the test, newest last."""
+    return []
+
+
+@pytest.fixture
+def on_new_board() -> list[Callable[[EmulatedBoard], None]]:
+    """Callbacks applied to each emulated board when the integration builds it."""
+    return []
+
+
+@pytest.fixture(autouse=True)
+def fast_simulated_board(
+    simulators: list[EmulatedBoard], on_new_board: list[Callable[[EmulatedBoard], None]]
+) -> Generator[None]:
+    """Build simulated boards with a fast PMS5003 and a pinned room."""
+
+    def build(variant: Variant = Variant.ENVIRO_PLUS, **kwargs: Any) -> EmulatedBoard:
+        kwargs.setdefault("frame_interval", 0.02)
+        board = create_simulated(variant, **kwargs)
+        board.env.set(**PINNED)
+        for callback in on_new_board:
+            callback(board)
+        simulators.append(board)
+        return board
+
+    with (
+        patch.object(coordinator_module, "create_simulated", build),
+        patch.object(coordinator_module, "SIMULATED_PARTICULATE_WARMUP", 0.0),
+    ):
+        yield
+
+
+@pytest.fixture
+def board_kind() -> str:
+    """Which simulated board the entry uses (parametrize to change)."""
+    return BOARD_SIMULATED
+
+
+@pytest.fixture
+def mock_config_entry(board_kind: str) -> MockConfigEntry:
+    """A config entry for a simulated board."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Enviro+ (simulated)" if board_kind == BOARD_SIMULATED else "Enviro (simulated)",
+        data={CONF_BOARD: board_kind, CONF_UART_PATH: DEFAULT_UART},
+        unique_id=SIM_IDENTITY[board_kind],
+    )
+
+
+async def async_next_cycle(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Let one polling interval pass and the coordinator read the board again."""
+    freezer.tick(UPDATE_INTERVAL)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """Set up the integration with a simulated board."""
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    return mock_config_entry
+

@@ -1,0 +1,406 @@
+"""The coordinator: one executor job per cycle reads the board, then derives values."""
+
+import asyncio
+from collections import deque
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, override
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    BOARD_SIMULATED_ENVIRO,
+    CONF_BOARD,
+    CONF_COMPENSATION_FACTOR,
+    CONF_CPU_AVERAGE_SAMPLES,
+    CONF_GAS_BASELINE_TRACKING,
+    CONF_GAS_LEARN_SAMPLES,
+    CONF_TEMPERATURE_COMPENSATION,
+    CONF_UART_PATH,
+    DEFAULT_COMPENSATION_FACTOR,
+    DEFAULT_CPU_AVERAGE_SAMPLES,
+    DEFAULT_GAS_BASELINE_TRACKING,
+    DEFAULT_GAS_LEARN_SAMPLES,
+    DEFAULT_TEMPERATURE_COMPENSATION,
+    DOMAIN,
+    LOGGER,
+    PARTICULATES_STALE_AFTER,
+    SIMULATED_BOARDS,
+    STORAGE_VERSION,
+    UPDATE_INTERVAL,
+)
+from .derived import (
+    GASES,
+    AirQualityCategory,
+    GasBaseline,
+    RollingAverage,
+    air_quality_category,
+    air_quality_index,
+    compensate_temperature,
+    corrected_humidity,
+    dew_point,
+)
+from .hardware.board import Board
+from .hardware.bus import DEFAULT_UART, BusProvider
+from .hardware.emulator.board import EmulatedBoard, create_simulated
+from .hardware.errors import BoardError, BoardNotFoundError
+from .hardware.linux import LinuxBusProvider
+from .hardware.models import (
+    BusDevice,
+    Detection,
+    DeviceProbe,
+    DeviceStatus,
+    GroupResult,
+    SensorGroup,
+    Snapshot,
+    Variant,
+)
+
+type QiotEnviroConfigEntry = ConfigEntry[QiotEnviroCoordinator]
+
+# Groups read over I2C: when all of them fail together the bus itself is gone.
+I2C_GROUPS = (SensorGroup.CLIMATE, SensorGroup.LIGHT, SensorGroup.GAS)
+# Re-probe the bus devices every this many cycles (repairs clear when fixed).
+PROBE_EVERY = 30
+_MISSING = {DeviceStatus.NOT_PRESENT}
+SIMULATED_PARTICULATE_WARMUP = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class QiotEnviroData:
+    """One cycle's readings and the values derived from them."""
+
+    snapshot: Snapshot
+    temperature: float | None
+    humidity: float | None
+    dew_point: float | None
+    cpu_temperature: float | None
+    gas_ratios: dict[str, float | None]
+    air_quality_index: int | None
+    air_quality_category: AirQualityCategory | None
+
+    def group(self, group: SensorGroup) -> GroupResult[Any] | None:
+        """Return one sensor group's result, None if the board lacks it."""
+        result: GroupResult[Any] | None = getattr(self.snapshot, group.value)
+        return result
+
+
+def create_provider(entry_data: dict[str, Any]) -> tuple[BusProvider, EmulatedBoard | None]:
+    """Return the bus provider for an entry: the Pi's buses or a simulated board."""
+    board = entry_data.get(CONF_BOARD)
+    if board in SIMULATED_BOARDS:
+        variant = Variant.ENVIRO if board == BOARD_SIMULATED_ENVIRO else Variant.ENVIRO_PLUS
+        # Distinct seeds give the two simulated boards distinct identities.
+        simulated = create_simulated(variant, seed=0 if variant is Variant.ENVIRO_PLUS else 1)
+        return simulated.provider, simulated
+    return LinuxBusProvider(), None
+
+
+def create_board(entry_data: dict[str, Any]) -> tuple[Board, EmulatedBoard | None]:
+    """Return the (unopened) board of an entry and, when simulated, its emulator."""
+    provider, simulator = create_provider(entry_data)
+    uart_path = entry_data.get(CONF_UART_PATH, DEFAULT_UART)
+    if simulator is None:
+        return Board(provider, uart_path=uart_path), None
+    # The emulated PMS5003 is valid as soon as it streams: no real warm-up to wait for.
+    return Board(
+        provider, uart_path=uart_path, particulate_warmup=SIMULATED_PARTICULATE_WARMUP
+    ), simulator
+
+
+class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
+    """Reads the board once per cycle in one executor job."""
+
+    config_entry: QiotEnviroConfigEntry
+
+    def __init__(
+        self, hass: HomeAssistant, entry: QiotEnviroConfigEntry, version: str | None = None
+    ) -> None:
+        """Prepare the board of a config entry; nothing is opened yet."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=DOMAIN,
+            update_interval=UPDATE_INTERVAL,
+        )
+        self.board, self.simulator = create_board(dict(entry.data))
+        self.detection: Detection | None = None
+        self.version = version
+        options = entry.options
+        self.compensation = bool(
+            options.get(CONF_TEMPERATURE_COMPENSATION, DEFAULT_TEMPERATURE_COMPENSATION)
+        )
+        self.factor = float(options.get(CONF_COMPENSATION_FACTOR, DEFAULT_COMPENSATION_FACTOR))
+        self.baseline_tracking = bool(
+            options.get(CONF_GAS_BASELINE_TRACKING, DEFAULT_GAS_BASELINE_TRACKING)
+        )
+        self.learn_samples = int(options.get(CONF_GAS_LEARN_SAMPLES, DEFAULT_GAS_LEARN_SAMPLES))
+        self._cpu = RollingAverage(
+            int(options.get(CONF_CPU_AVERAGE_SAMPLES, DEFAULT_CPU_AVERAGE_SAMPLES))
+        )
+        self.baseline = GasBaseline(learn_samples=self.learn_samples)
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.unique_id or entry.entry_id}.gas_baseline"
+        )
+        self._group_ok: dict[SensorGroup, bool] = {}
+        self._cycles = 0
+        self.cycle_durations: deque[float] = deque(maxlen=20)
+        self.probes: dict[BusDevice, DeviceProbe] = {}
+        self.serial_console = False
+        self.closed = False
+        self.opened_at: datetime | None = None
+        self._open_lock = threading.Lock()
+        self._open_done = False
+        self._abandoned = False
+
+    @override
+    async def _async_setup(self) -> None:
+        """Open the board (in the executor) and restore the gas baseline."""
+        try:
+            self.detection = await self.hass.async_add_executor_job(self._open_board)
+        except asyncio.CancelledError:
+            # Home Assistant is stopping while the board opens in its thread: make
+            # sure whatever that thread opens gets released.
+            with self._open_lock:
+                self._abandoned = True
+                opened = self._open_done
+            if opened:
+                self.hass.async_add_executor_job(self.board.close)
+            raise
+        except BoardNotFoundError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN, translation_key="board_not_found"
+            ) from err
+        except BoardError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="board_open_failed",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        self.opened_at = dt_util.utcnow()
+        self.probes = dict(self.detection.devices)
+        self.serial_console = self.detection.serial_console
+        if (stored := await self._store.async_load()) is not None:
+            self.baseline = GasBaseline.from_dict(stored, learn_samples=self.learn_samples)
+        self._update_bus_issues()
+
+    def _open_board(self) -> Detection:
+        """Open the board (executor); close it again if setup was abandoned meanwhile."""
+        detection = self.board.open()
+        with self._open_lock:
+            self._open_done = True
+            if self._abandoned:
+                self.board.close()
+        return detection
+
+    @override
+    async def _async_update_data(self) -> QiotEnviroData:
+        """Read the board once and derive the values of this cycle."""
+        self._cycles += 1
+        probe = self._cycles % PROBE_EVERY == 0
+        try:
+            snapshot, probes, console = await self.hass.async_add_executor_job(
+                self._read_cycle, probe
+            )
+        except BoardError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="read_failed",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        self.cycle_durations.append(snapshot.duration)
+        if probes is not None:
+            self._apply_probes(probes, console)
+        self._log_transitions(snapshot)
+        i2c_results = [r for g in I2C_GROUPS if (r := getattr(snapshot, g.value)) is not None]
+        if i2c_results and not any(r.ok for r in i2c_results):
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="i2c_failed",
+                translation_placeholders={"error": str(i2c_results[0].error)},
+            )
+        data = self._derive(snapshot)
+        self._update_particulate_issue(snapshot)
+        return data
+
+    def _read_cycle(
+        self, probe: bool
+    ) -> tuple[Snapshot, list[DeviceProbe] | None, bool | None]:
+        """Read the board, and every few minutes probe its devices: one executor job."""
+        snapshot = self.board.read()
+        if not probe:
+            return snapshot, None, None
+        provider = self.board.provider
+        uart = self.board.uart_path
+        return snapshot, provider.probe(uart), provider.serial_console_on(uart)
+
+    def _derive(self, snapshot: Snapshot) -> QiotEnviroData:
+        """Compute compensation, humidity, dew point, gas ratios and AQI."""
+        cpu = None
+        if snapshot.cpu_temperature is not None:
+            cpu = self._cpu.add(snapshot.cpu_temperature)
+        temperature = humidity = dew = None
+        if snapshot.climate is not None and (climate := snapshot.climate.value) is not None:
+            temperature = climate.temperature
+            if self.compensation and cpu is not None:
+                temperature = compensate_temperature(climate.temperature, cpu, self.factor)
+            humidity = corrected_humidity(climate.temperature, climate.humidity, temperature)
+            dew = dew_point(climate.temperature, climate.humidity)
+        ratios: dict[str, float | None] = dict.fromkeys(GASES)
+        if snapshot.gas is not None and (gas := snapshot.gas.value) is not None:
+            if self.baseline_tracking or self.baseline.learning:
+                self.baseline.add(gas.oxidising, gas.reducing, gas.nh3)
+                self._store.async_delay_save(self.baseline.as_dict, 60)
+            ratios = {
+                "oxidising": self.baseline.ratio("oxidising", gas.oxidising),
+                "reducing": self.baseline.ratio("reducing", gas.reducing),
+                "nh3": self.baseline.ratio("nh3", gas.nh3),
+            }
+        aqi = category = None
+        if (
+            snapshot.particulates is not None
+            and (particulates := snapshot.particulates.value) is not None
+        ):
+            aqi = air_quality_index(particulates.pm2_5, particulates.pm10)
+            category = air_quality_category(aqi)
+        return QiotEnviroData(
+            snapshot=snapshot,
+            temperature=temperature,
+            humidity=humidity,
+            dew_point=dew,
+            cpu_temperature=cpu,
+            gas_ratios=ratios,
+            air_quality_index=aqi,
+            air_quality_category=category,
+        )
+
+    def _log_transitions(self, snapshot: Snapshot) -> None:
+        """Log once when a sensor group stops answering and once when it is back."""
+        for group in SensorGroup:
+            result: GroupResult[Any] | None = getattr(snapshot, group.value)
+            if result is None:
+                continue
+            was_ok = self._group_ok.get(group, True)
+            if was_ok and not result.ok:
+                LOGGER.warning("The %s sensors are unavailable: %s", group.value, result.error)
+            elif not was_ok and result.ok:
+                LOGGER.info("The %s sensors are back", group.value)
+            self._group_ok[group] = result.ok
+
+    def _apply_probes(self, probes: list[DeviceProbe], console: bool | None) -> None:
+        """Refresh the repairs; reload when a missing bus device has appeared."""
+        appeared = [
+            p.device
+            for p in probes
+            if p.status is DeviceStatus.OK
+            and self.probes.get(p.device, p).status is not DeviceStatus.OK
+        ]
+        self.probes = {p.device: p for p in probes}
+        if console is not None:
+            self.serial_console = console
+        self._update_bus_issues()
+        if appeared:
+            LOGGER.info("Bus devices became reachable (%s): reloading", ", ".join(appeared))
+            self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
+
+    def _update_bus_issues(self) -> None:
+        """Raise or clear one repair per bus device and one for a serial console."""
+        entry_id = self.config_entry.entry_id
+        for device in BusDevice:
+            probe = self.probes.get(device)
+            for kind in ("missing", "inaccessible"):
+                issue_id = f"{entry_id}_{device.value}_{kind}"
+                active = probe is not None and (
+                    probe.status in _MISSING
+                    if kind == "missing"
+                    else probe.status not in _MISSING and probe.status is not DeviceStatus.OK
+                )
+                if active and probe is not None:
+                    ir.async_create_issue(
+                        self.hass,
+                        DOMAIN,
+                        issue_id,
+                        is_fixable=False,
+                        severity=ir.IssueSeverity.WARNING,
+                        translation_key=f"{device.value}_{kind}",
+                        translation_placeholders={
+                            "path": probe.path,
+                            "detail": probe.detail or probe.status.value,
+                        },
+                    )
+                else:
+                    ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        console_issue = f"{entry_id}_serial_console"
+        if self.serial_console:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                console_issue,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="serial_console",
+                translation_placeholders={"path": self.board.uart_path},
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, console_issue)
+
+    def _update_particulate_issue(self, snapshot: Snapshot) -> None:
+        """Raise a repair when particulate data has been stale for several minutes."""
+        issue_id = f"{self.config_entry.entry_id}_particulates_stale"
+        result = snapshot.particulates
+        if result is None:
+            return
+        last = result.read_at or self.board.health()[SensorGroup.PARTICULATES].last_good
+        reference = last or self.opened_at or dt_util.utcnow()
+        stale = dt_util.utcnow() - reference > PARTICULATES_STALE_AFTER
+        if stale:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="particulates_stale",
+                translation_placeholders={
+                    "minutes": str(int(PARTICULATES_STALE_AFTER.total_seconds() // 60)),
+                    "error": result.error or "",
+                },
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    async def async_reset_baseline(self) -> None:
+        """Forget the learned gas baseline and learn it again from now."""
+        self.baseline.reset()
+        await self._store.async_save(self.baseline.as_dict())
+        if self.data is not None:
+            self.async_set_updated_data(self._derive_again())
+
+    def _derive_again(self) -> QiotEnviroData:
+        """Return the current data with gas ratios cleared while learning."""
+        data = self.data
+        return QiotEnviroData(
+            snapshot=data.snapshot,
+            temperature=data.temperature,
+            humidity=data.humidity,
+            dew_point=data.dew_point,
+            cpu_temperature=data.cpu_temperature,
+            gas_ratios=dict.fromkeys(GASES),
+            air_quality_index=data.air_quality_index,
+            air_quality_category=data.air_quality_category,
+        )
+
+    async def async_close(self) -> None:
+        """Save the baseline and release every hardware resource (in the executor)."""
+        if self.closed:
+            return
+        self.closed = True
+        await self._store.async_save(self.baseline.as_dict())
+        await self.hass.async_add_executor_job(self.board.close)

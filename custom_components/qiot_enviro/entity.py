@@ -1,0 +1,42 @@
+"""The base entity: one device per board, unique ids from the board's identity."""
+
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN, MANUFACTURER
+from .coordinator import QiotEnviroCoordinator
+from .hardware.models import Variant
+
+MODELS = {Variant.ENVIRO: "Enviro", Variant.ENVIRO_PLUS: "Enviro+"}
+
+
+def device_info(coordinator: QiotEnviroCoordinator) -> DeviceInfo:
+    """Describe the board as a device; the simulated board says so in its name."""
+    detection = coordinator.detection
+    assert detection is not None  # set by the first refresh, before any entity exists
+    model = MODELS.get(detection.variant or Variant.ENVIRO_PLUS, "Enviro+")
+    name = f"{model} (simulated)" if detection.simulated else model
+    return DeviceInfo(
+        identifiers={(DOMAIN, detection.identity)},
+        manufacturer=MANUFACTURER,
+        model=f"{model} (simulated)" if detection.simulated else model,
+        name=name,
+        serial_number=detection.identity,
+        sw_version=coordinator.version,
+    )
+
+
+class QiotEnviroEntity(CoordinatorEntity[QiotEnviroCoordinator]):
+    """An entity of the board's device."""
+
+    _attr_has_entity_name = True
+
+    def __init__(self, coordinator: QiotEnviroCoordinator, description: EntityDescription) -> None:
+        """Attach the entity to the board's device with a stable unique id."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        detection = coordinator.detection
+        assert detection is not None
+        self._attr_unique_id = f"{detection.identity}_{description.key}"
+        self._attr_device_info = device_info(coordinator)

@@ -1,0 +1,724 @@
+"""The board: detection, the vendor drivers on our buses, one read per polling cycle.
+
+This logic is the same for the Raspberry Pi and the emulator; only the
+:class:`~.bus.BusProvider` differs. The unmodified vendor drivers get our bus objects:
+the one I2C bus is injected as ``i2c_dev=`` into ``bme280``, ``ltr559`` and ``ads1015``,
+and GPIO lines are claimed here (by name) and handed to the drivers as
+``(request, offset)`` tuples, so ``gpiodevice`` never searches for a chip and never
+raises ``SystemExit``; every claimed line is released on :meth:`Board.close`.
+
+Each sensor group (climate, light, gas, particulates) succeeds or fails on its own in a
+cycle; a group that failed gets a fresh driver on the next cycle, so it recovers by
+itself once the fault is gone. All I2C access is serialized by one lock; the PMS5003 is
+read by a thread (``particulates.py``) that never takes it; the LCD has its own lock.
+"""
+
+import math
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, Self, override
+
+import ads1015
+import bme280
+import ltr559
+from gpiod.line import Value
+from PIL import Image
+
+from .bus import (
+    ADDR_ADS1015,
+    ADDR_BME280,
+    ADDR_LTR559,
+    DEFAULT_UART,
+    LINE_GAS_HEATER,
+    LINE_LCD_BACKLIGHT,
+    LINE_LCD_DC,
+    LINE_PMS_ENABLE,
+    LINE_PMS_RESET,
+    BusProvider,
+    GPIOChip,
+    I2CBus,
+    LineRequest,
+    SerialPort,
+    SPIPort,
+)
+from .errors import BoardClosedError, BoardError, BoardNotFoundError, GPIOUnavailableError
+from .models import (
+    BusDevice,
+    Chip,
+    ClimateReading,
+    Detection,
+    DeviceStatus,
+    GasReading,
+    GroupHealth,
+    GroupResult,
+    LightReading,
+    ParticulateReading,
+    SensorGroup,
+    Snapshot,
+    Variant,
+)
+from .particulates import (
+    PMS_BAUD_RATE,
+    PMS_SERIAL_TIMEOUT,
+    NullLine,
+    ParticulateReader,
+    ProviderPMS5003,
+)
+from .st7735 import ST7735Display
+
+CONSUMER = "qiot_enviro"
+# How long detect() waits for a first PMS5003 frame after enabling the sensor.
+DETECT_FRAME_WAIT = 3.0
+# Plantower: "stable data should be got at least 30 seconds after the sensor wakeup".
+PMS_WARMUP = 30.0
+# A particulate value older than this is reported as missing.
+PMS_STALE_AFTER = 15.0
+# One BME280 measurement at 16x oversampling of T, P and H (datasheet 9.1, maximum).
+BME280_MEASUREMENT_TIME = 0.115
+# MICS6814 on the ADS1015: full scale ±6.144 V, and the enviroplus load network.
+GAS_GAIN = 6.144
+GAS_RATE_ADS1015 = 1600
+GAS_RATE_ADS1115 = 128
+GAS_SUPPLY_V = 3.3
+GAS_LOAD_OHMS = 56000
+GAS_CHANNELS = ("in0/gnd", "in1/gnd", "in2/gnd")
+# Identity registers used to tell which chips answer.
+_BME280_CHIP_ID = (0xD0, 0x60)
+_LTR559_PART_ID = (0x86, 0x92)
+_ADS_CONFIG = 0x01
+
+# What the vendor drivers raise when a chip or bus misbehaves. ValueError comes from
+# i2cdevice's lookup adapters when a register holds a value the driver does not know.
+DRIVER_ERRORS = (OSError, RuntimeError, ValueError)
+
+
+class ImplausibleReadingError(BoardError):
+    """A reading no working sensor can produce (dropped, the driver is kept)."""
+
+
+@contextmanager
+def _released_on_error(request: LineRequest) -> Iterator[LineRequest]:
+    try:
+        yield request
+    except BaseException:
+        request.release()
+        raise
+
+
+def request_lines(gpio: GPIOChip | None, label: str, lines: dict[str, bool]) -> LineRequest:
+    """Claim named lines as outputs; raise :class:`GPIOUnavailableError` if we cannot."""
+    if gpio is None:
+        raise GPIOUnavailableError(f"no GPIO chip: cannot drive {', '.join(lines)}")
+    try:
+        return gpio.request_outputs(f"{CONSUMER}-{label}", lines)
+    except OSError as err:
+        raise GPIOUnavailableError(f"cannot claim {', '.join(lines)}: {err}") from err
+
+
+def scan_chips(bus: I2CBus) -> set[Chip]:
+    """Return which of the board's chips answer with the right identity."""
+    chips: set[Chip] = set()
+    for chip, address, (register, expected) in (
+        (Chip.BME280, ADDR_BME280, _BME280_CHIP_ID),
+        (Chip.LTR559, ADDR_LTR559, _LTR559_PART_ID),
+    ):
+        with suppress(OSError):
+            if bus.read_byte_data(address, register) == expected:
+                chips.add(chip)
+    with suppress(OSError):
+        # The ADS1015 has no identity register: an answer at 0x49 is all there is.
+        bus.read_i2c_block_data(ADDR_ADS1015, _ADS_CONFIG, 2)
+        chips.add(Chip.ADS1015)
+    return chips
+
+
+def variant_of(chips: set[Chip]) -> Variant | None:
+    """Return the board variant the answering chips make up."""
+    if not chips & {Chip.BME280, Chip.LTR559}:
+        return None
+    if chips & {Chip.ADS1015, Chip.ADS1115}:
+        return Variant.ENVIRO_PLUS
+    return Variant.ENVIRO
+
+
+def gas_ohms(volts: float) -> float:
+    """Convert a divider voltage to sensing resistance exactly as enviroplus.gas 1.0.2."""
+    try:
+        return (volts * GAS_LOAD_OHMS) / (GAS_SUPPLY_V - volts)
+    except ZeroDivisionError:
+        return 0
+
+
+def _devices(probes: list[Any]) -> dict[BusDevice, Any]:
+    return {probe.device: probe for probe in probes}
+
+
+def _ok(devices: dict[BusDevice, Any], device: BusDevice) -> bool:
+    probe = devices.get(device)
+    return probe is not None and probe.status is DeviceStatus.OK
+
+
+def detect(
+    provider: BusProvider, uart_path: str = DEFAULT_UART, *, frame_wait: float = DETECT_FRAME_WAIT
+) -> Detection:
+    """Find out what is on this machine, then release everything that was opened.
+
+    Probes every bus device, asks which chips answer on I2C (timing the ADC to tell an
+    ADS1015 from an ADS1115), and on an Enviro+ waits up to ``frame_wait`` seconds for
+    a valid PMS5003 frame.
+    """
+    devices = _devices(provider.probe(uart_path))
+    chips: set[Chip] = set()
+    if _ok(devices, BusDevice.I2C):
+        bus = provider.open_i2c()
+        try:
+            chips = scan_chips(bus)
+            if Chip.ADS1015 in chips:
+                with suppress(*DRIVER_ERRORS):
+                    adc = ads1015.ADS1015(i2c_addr=ADDR_ADS1015, i2c_dev=bus)
+                    if adc.detect_chip_type() == ads1015.DEVICE_ADS1115:
+                        chips = (chips - {Chip.ADS1015}) | {Chip.ADS1115}
+        finally:
+            bus.close()
+    variant = variant_of(chips)
+    frames = False
+    if variant is Variant.ENVIRO_PLUS and _ok(devices, BusDevice.UART):
+        frames = _frames_arrive(provider, uart_path, devices, frame_wait)
+    if frames:
+        chips.add(Chip.PMS5003)
+    if variant is not None and _ok(devices, BusDevice.SPI) and _ok(devices, BusDevice.GPIO):
+        chips.add(Chip.ST7735)
+    return Detection(
+        devices=devices,
+        chips=frozenset(chips),
+        variant=variant,
+        identity=provider.board_identity(),
+        simulated=provider.simulated,
+        particulate_frames=frames,
+        serial_console=provider.serial_console_on(uart_path),
+    )
+
+
+def _frames_arrive(
+    provider: BusProvider, uart_path: str, devices: dict[BusDevice, Any], wait: float
+) -> bool:
+    """Enable the PMS5003 and tell whether a valid frame arrives within ``wait`` s."""
+    gpio: GPIOChip | None = None
+    lines: LineRequest | None = None
+    sensor: ProviderPMS5003 | None = None
+    deadline = time.monotonic() + wait
+    try:
+        if _ok(devices, BusDevice.GPIO):
+            gpio = provider.open_gpio()
+            # Lines held by a running board: the sensor streams anyway, read it.
+            with suppress(GPIOUnavailableError):
+                lines = request_lines(gpio, "detect", {LINE_PMS_ENABLE: True, LINE_PMS_RESET: True})
+        pin: tuple[LineRequest, int] = (NullLine(), 0)
+        enable = (lines, gpio.line_offset(LINE_PMS_ENABLE)) if lines and gpio else pin
+        reset = (lines, gpio.line_offset(LINE_PMS_RESET)) if lines and gpio else pin
+        sensor = ProviderPMS5003(
+            lambda: provider.open_serial(uart_path, PMS_BAUD_RATE, wait),
+            enable=enable,
+            reset=reset,
+        )
+        while (remaining := deadline - time.monotonic()) > 0:
+            port = sensor.port
+            if port is not None:
+                port.timeout = remaining
+            try:
+                sensor.read()
+            except (*DRIVER_ERRORS, struct.error):
+                # Checksum and timeout errors are RuntimeErrors: keep trying.
+                continue
+            return True
+    except OSError:
+        return False
+    finally:
+        if sensor is not None:
+            sensor.close()
+        if lines is not None:
+            lines.release()
+        if gpio is not None:
+            gpio.close()
+    return False
+
+
+class Board:
+    """An opened Enviro or Enviro+ board.
+
+    ``open()`` detects and sets up; ``read()`` is one polling cycle; ``close()``
+    releases every line, descriptor and thread. The LCD, when there is one, is driven
+    through :meth:`show_image` and :meth:`set_backlight`.
+    """
+
+    def __init__(
+        self,
+        provider: BusProvider,
+        *,
+        uart_path: str = DEFAULT_UART,
+        particulate_warmup: float = PMS_WARMUP,
+        particulate_stale_after: float = PMS_STALE_AFTER,
+        particulate_read_timeout: float = PMS_SERIAL_TIMEOUT,
+    ) -> None:
+        """Prepare the board; nothing is opened until :meth:`open`.
+
+        ``particulate_warmup``: seconds after enabling the PMS5003 whose frames are
+        dropped; ``particulate_stale_after``: age after which the newest frame no
+        longer counts; ``particulate_read_timeout``: UART read timeout, after which a
+        silent sensor counts as an error.
+        """
+        self.provider = provider
+        self.uart_path = uart_path
+        self.particulate_warmup = particulate_warmup
+        self.particulate_stale_after = particulate_stale_after
+        self.particulate_read_timeout = particulate_read_timeout
+        self.detection: Detection | None = None
+        self.display: ST7735Display | None = None
+        self._display_begun = False
+        self.display_error: str | None = None
+        self.adc_type: str | None = None
+        self._bus_lock = threading.RLock()
+        self._lcd_lock = threading.Lock()
+        self._i2c: I2CBus | None = None
+        self._gpio: GPIOChip | None = None
+        self._spi: SPIPort | None = None
+        self._bme: Any = None
+        self._bme_ready_at = 0.0
+        self._ltr: Any = None
+        self._adc: Any = None
+        self._heater: LineRequest | None = None
+        self._pms_lines: LineRequest | None = None
+        self._lcd_lines: LineRequest | None = None
+        self._pms: ProviderPMS5003 | None = None
+        self._reader: ParticulateReader | None = None
+        self._reader_health = GroupHealth()
+        self._health = {group: GroupHealth() for group in SensorGroup}
+        self._opened = False
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def open(self) -> Detection:
+        """Detect the board and set up every sensor group it has.
+
+        Raises :class:`BoardNotFoundError` when no chip answers. A group whose chip or
+        GPIO line is unavailable does not stop the others: it reports an error in
+        :meth:`read` and is set up again on later cycles.
+        """
+        if self._opened and self.detection is not None:
+            return self.detection
+        try:
+            return self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> Detection:
+        provider = self.provider
+        devices = _devices(provider.probe(self.uart_path))
+        chips: set[Chip] = set()
+        if _ok(devices, BusDevice.I2C):
+            self._i2c = provider.open_i2c()
+            with self._bus_lock:
+                chips = scan_chips(self._i2c)
+        variant = variant_of(chips)
+        if variant is not None and _ok(devices, BusDevice.GPIO):
+            try:
+                self._gpio = provider.open_gpio()
+            except OSError as err:
+                devices[BusDevice.GPIO] = replace(
+                    devices[BusDevice.GPIO], status=DeviceStatus.ERROR, detail=str(err)
+                )
+        if variant is not None and _ok(devices, BusDevice.SPI) and self._gpio is not None:
+            chips.add(Chip.ST7735)
+        self._opened = True
+        if Chip.BME280 in chips:
+            self._try_init(SensorGroup.CLIMATE, self._init_climate)
+        if Chip.LTR559 in chips:
+            self._try_init(SensorGroup.LIGHT, self._init_light)
+        if Chip.ADS1015 in chips:
+            self._try_init(SensorGroup.GAS, self._init_gas)
+            if self.adc_type == ads1015.DEVICE_ADS1115:
+                chips = (chips - {Chip.ADS1015}) | {Chip.ADS1115}
+        detection = Detection(
+            devices=devices,
+            chips=frozenset(chips),
+            variant=variant,
+            identity=provider.board_identity(),
+            simulated=provider.simulated,
+            serial_console=provider.serial_console_on(self.uart_path),
+        )
+        self.detection = detection
+        if not detection.board_found:
+            raise BoardNotFoundError(detection)
+        if SensorGroup.PARTICULATES in detection.groups:
+            self._try_init(SensorGroup.PARTICULATES, self._init_particulates)
+        if detection.has_display:
+            self._open_display()
+        if self._bme is not None:
+            # Last, so that the other groups' setup overlaps the first measurement.
+            self._try_init(SensorGroup.CLIMATE, self._settle_climate)
+        return detection
+
+    def close(self) -> None:
+        """Stop the particulate thread and release every line, descriptor and driver."""
+        self._opened = False
+        if self._reader is not None:
+            self._reader.stop()
+            self._reader_health = self._reader.health()
+            self._reader = None
+        if self._pms is not None:
+            self._pms.close()
+            self._pms = None
+        with self._lcd_lock:
+            self.display = None
+            self._display_begun = False
+            if self._spi is not None:
+                self._spi.close()
+                self._spi = None
+        with self._bus_lock:
+            self._bme = self._ltr = self._adc = None
+            if self._heater is not None:
+                # The heater draws current; leave it off, as enviroplus.gas does at exit.
+                with suppress(OSError):
+                    self._heater.set_value(self._line(LINE_GAS_HEATER), Value.INACTIVE)
+            for attr in ("_heater", "_pms_lines", "_lcd_lines"):
+                request: LineRequest | None = getattr(self, attr)
+                if request is not None:
+                    request.release()
+                    setattr(self, attr, None)
+            if self._gpio is not None:
+                self._gpio.close()
+                self._gpio = None
+            if self._i2c is not None:
+                self._i2c.close()
+                self._i2c = None
+
+    def __enter__(self) -> Self:
+        """Open the board for a ``with`` block."""
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the board at the end of a ``with`` block."""
+        self.close()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def read(self) -> Snapshot:
+        """Read every sensor group once: the whole polling cycle."""
+        detection = self.detection
+        if not self._opened or detection is None:
+            raise BoardClosedError("the board is not open")
+        started = time.monotonic()
+        read_at = datetime.now(UTC)
+        groups = detection.groups
+        climate = light = gas = None
+        with self._bus_lock:
+            if SensorGroup.CLIMATE in groups:
+                climate = self._read_group(
+                    SensorGroup.CLIMATE, self._ensure_climate, self._read_climate
+                )
+            if SensorGroup.LIGHT in groups:
+                light = self._read_group(SensorGroup.LIGHT, self._ensure_light, self._read_light)
+            if SensorGroup.GAS in groups:
+                gas = self._read_group(SensorGroup.GAS, self._ensure_gas, self._read_gas)
+        particulates = None
+        if SensorGroup.PARTICULATES in groups:
+            particulates = self._particulates_result()
+        return Snapshot(
+            read_at=read_at,
+            duration=time.monotonic() - started,
+            climate=climate,
+            light=light,
+            gas=gas,
+            particulates=particulates,
+            cpu_temperature=self.provider.cpu_temperature(),
+        )
+
+    def health(self) -> dict[SensorGroup, GroupHealth]:
+        """Return a copy of every group's running health."""
+        health = {group: replace(h, extra=dict(h.extra)) for group, h in self._health.items()}
+        reader = self._reader.health() if self._reader is not None else self._reader_health
+        pms = health[SensorGroup.PARTICULATES]
+        health[SensorGroup.PARTICULATES] = replace(
+            reader,
+            error_count=reader.error_count + pms.error_count,
+            last_error=pms.last_error if pms.consecutive_errors else reader.last_error,
+            consecutive_errors=max(reader.consecutive_errors, pms.consecutive_errors),
+            extra=dict(reader.extra),
+        )
+        return health
+
+    def _read_group[T](
+        self, group: SensorGroup, ensure: Callable[[], None], read: Callable[[], T]
+    ) -> GroupResult[T]:
+        """Read one group; on a bus or driver error drop the driver so it is rebuilt."""
+        try:
+            ensure()
+            value = read()
+        except ImplausibleReadingError as err:
+            return self._failed(group, str(err))
+        except (*DRIVER_ERRORS, BoardError) as err:
+            self._drop(group)
+            return self._failed(group, _describe(err))
+        health = self._health[group]
+        if health.consecutive_errors:
+            health.recoveries += 1
+        health.consecutive_errors = 0
+        now = datetime.now(UTC)
+        health.last_good = now
+        return GroupResult(value, read_at=now)
+
+    def _failed[T](self, group: SensorGroup, message: str) -> GroupResult[T]:
+        health = self._health[group]
+        health.error_count += 1
+        health.consecutive_errors += 1
+        health.last_error = message
+        return GroupResult(None, error=message)
+
+    def _try_init(self, group: SensorGroup, init: Callable[[], None]) -> None:
+        """Run a group's setup at open; a failure is recorded and retried in read()."""
+        try:
+            with self._bus_lock:
+                init()
+        except (*DRIVER_ERRORS, BoardError) as err:
+            self._drop(group)
+            self._failed(group, _describe(err))
+
+    def _drop(self, group: SensorGroup) -> None:
+        """Forget a group's driver so the next cycle creates a fresh one."""
+        if group is SensorGroup.CLIMATE:
+            self._bme = None
+        elif group is SensorGroup.LIGHT:
+            self._ltr = None
+        elif group is SensorGroup.GAS:
+            self._adc = None
+        elif group is SensorGroup.PARTICULATES:
+            self._stop_particulates()
+
+    # -- climate (BME280) ------------------------------------------------------------
+
+    def _init_climate(self) -> None:
+        bme = bme280.BME280(i2c_addr=ADDR_BME280, i2c_dev=self._bus())
+        bme.setup()
+        # setup() ends by starting normal mode: the first result comes one measurement later.
+        self._bme_ready_at = time.monotonic() + BME280_MEASUREMENT_TIME
+        self._bme = bme
+
+    def _settle_climate(self) -> None:
+        """Wait for the first measurement after setup and throw that reading away."""
+        if self._bme is not None:
+            self._sleep_until(self._bme_ready_at)
+            self._bme.update_sensor()
+
+    def _ensure_climate(self) -> None:
+        if self._bme is None:
+            self._init_climate()
+            self._settle_climate()
+
+    def _read_climate(self) -> ClimateReading:
+        bme = self._bme
+        bme.update_sensor()
+        reading = ClimateReading(
+            temperature=bme.temperature, pressure=bme.pressure, humidity=bme.humidity
+        )
+        if not -40.0 <= reading.temperature <= 85.0:
+            raise ImplausibleReadingError(f"implausible temperature {reading.temperature:.2f} °C")
+        if not 300.0 <= reading.pressure <= 1100.0:
+            raise ImplausibleReadingError(f"implausible pressure {reading.pressure:.2f} hPa")
+        if not 0.0 <= reading.humidity <= 100.0:
+            raise ImplausibleReadingError(f"implausible humidity {reading.humidity:.2f} %")
+        return reading
+
+    # -- light (LTR559) --------------------------------------------------------------
+
+    def _init_light(self) -> None:
+        self._ltr = ltr559.LTR559(i2c_dev=self._bus())
+
+    def _ensure_light(self) -> None:
+        if self._ltr is None:
+            self._init_light()
+
+    def _read_light(self) -> LightReading:
+        ltr = self._ltr
+        ltr.update_sensor()
+        lux = float(ltr.get_lux(passive=True))
+        proximity = int(ltr.get_proximity(passive=True))
+        if not (math.isfinite(lux) and lux >= 0.0):
+            raise ImplausibleReadingError(f"implausible illuminance {lux} lx")
+        if not 0 <= proximity <= 2047:
+            raise ImplausibleReadingError(f"implausible proximity {proximity}")
+        return LightReading(lux=lux, proximity=proximity)
+
+    # -- gas (MICS6814 on the ADS1015) -----------------------------------------------
+
+    def _init_gas(self) -> None:
+        if self._heater is None:
+            self._heater = request_lines(self._gpio, "gas-heater", {LINE_GAS_HEATER: True})
+        adc = ads1015.ADS1015(i2c_addr=ADDR_ADS1015, i2c_dev=self._bus())
+        self.adc_type = adc.detect_chip_type()
+        adc.set_mode("single")
+        adc.set_programmable_gain(GAS_GAIN)
+        ads1115 = self.adc_type == ads1015.DEVICE_ADS1115
+        adc.set_sample_rate(GAS_RATE_ADS1115 if ads1115 else GAS_RATE_ADS1015)
+        # Setup leaves a conversion running with the power-on input selection, so the
+        # first reading returns the wrong channel: take it and throw it away.
+        self._adc = adc
+        self._gas_volts()
+
+    def _ensure_gas(self) -> None:
+        if self._adc is None:
+            self._init_gas()
+
+    def _gas_volts(self) -> list[float]:
+        return [float(self._adc.get_voltage(channel)) for channel in GAS_CHANNELS]
+
+    def _read_gas(self) -> GasReading:
+        oxidising, reducing, nh3 = (gas_ohms(v) for v in self._gas_volts())
+        for name, ohms in (("oxidising", oxidising), ("reducing", reducing), ("NH3", nh3)):
+            if not (math.isfinite(ohms) and ohms > 0):
+                raise ImplausibleReadingError(f"implausible {name} resistance {ohms:.0f} Ω")
+        return GasReading(oxidising=oxidising, reducing=reducing, nh3=nh3)
+
+    # -- particulates (PMS5003) ------------------------------------------------------
+
+    def _init_particulates(self) -> None:
+        if self._pms_lines is None and self._gpio is not None:
+            self._pms_lines = request_lines(
+                self._gpio, "pms5003", {LINE_PMS_ENABLE: True, LINE_PMS_RESET: True}
+            )
+        if self._pms_lines is not None:
+            enable = (self._pms_lines, self._line(LINE_PMS_ENABLE))
+            reset = (self._pms_lines, self._line(LINE_PMS_RESET))
+        else:
+            # Without the GPIO chip the sensor is best effort: its pull-ups may run it.
+            enable = reset = (NullLine(), 0)
+        provider, path, timeout = self.provider, self.uart_path, self.particulate_read_timeout
+
+        def open_port() -> SerialPort:
+            return provider.open_serial(path, PMS_BAUD_RATE, timeout)
+
+        self._pms = ProviderPMS5003(open_port, enable=enable, reset=reset)
+        self._reader = ParticulateReader(self._pms, warmup=self.particulate_warmup)
+        self._reader.start()
+
+    def _stop_particulates(self) -> None:
+        if self._reader is not None:
+            self._reader.stop()
+            self._reader_health = self._reader.health()
+            self._reader = None
+        if self._pms is not None:
+            self._pms.close()
+            self._pms = None
+
+    def _particulates_result(self) -> GroupResult[ParticulateReading]:
+        group = SensorGroup.PARTICULATES
+        if self._reader is None or not self._reader.alive:
+            self._stop_particulates()
+            try:
+                self._init_particulates()
+            except (*DRIVER_ERRORS, BoardError) as err:
+                self._stop_particulates()
+                return self._failed(group, _describe(err))
+            self._health[group].consecutive_errors = 0
+        reader = self._reader
+        assert reader is not None
+        frame = reader.latest()
+        if frame is None:
+            if reader.warming_up:
+                return GroupResult(None, error="particulate sensor warming up")
+            last = reader.health().last_error
+            return GroupResult(None, error=f"no valid frame yet{f' ({last})' if last else ''}")
+        age = time.monotonic() - frame.arrived_monotonic
+        if age > self.particulate_stale_after:
+            last = reader.health().last_error
+            detail = f" ({last})" if last else ""
+            return GroupResult(None, error=f"no valid frame for {age:.0f} s{detail}")
+        return GroupResult(frame.reading, read_at=frame.arrived_at)
+
+    # -- the LCD ---------------------------------------------------------------------
+
+    def _open_display(self) -> None:
+        """Wire the LCD driver; on failure the board works on without it.
+
+        The controller is initialised on the first picture, not here: its datasheet
+        waits take 0.65 s, which every open (and config-entry reload) would pay.
+        """
+        with self._lcd_lock:
+            try:
+                if self._lcd_lines is None:
+                    self._lcd_lines = request_lines(
+                        self._gpio, "lcd", {LINE_LCD_DC: False, LINE_LCD_BACKLIGHT: False}
+                    )
+                if self._spi is None:
+                    self._spi = self.provider.open_spi()
+                self.display = ST7735Display(
+                    self._spi,
+                    dc=(self._lcd_lines, self._line(LINE_LCD_DC)),
+                    backlight=(self._lcd_lines, self._line(LINE_LCD_BACKLIGHT)),
+                )
+                self._display_begun = False
+                self.display_error = None
+            except (*DRIVER_ERRORS, BoardError) as err:
+                self.display = None
+                self.display_error = _describe(err)
+
+    def show_image(self, image: Image.Image) -> None:
+        """Show a 160x80 picture on the LCD; raise :class:`BoardError` if it cannot."""
+        self._with_display(lambda display: display.show(image))
+
+    def set_backlight(self, on: bool) -> None:
+        """Switch the LCD backlight."""
+        self._with_display(lambda display: display.set_backlight(on))
+
+    def _with_display(self, action: Callable[[ST7735Display], object]) -> None:
+        if not self._opened:
+            raise BoardClosedError("the board is not open")
+        if self.display is None and self.detection is not None and self.detection.has_display:
+            self._open_display()
+        with self._lcd_lock:
+            display = self.display
+            if display is None:
+                raise BoardError(f"no display: {self.display_error or 'not available'}")
+            try:
+                if not self._display_begun:
+                    display.begin()
+                    self._display_begun = True
+                action(display)
+            except DRIVER_ERRORS as err:
+                self.display_error = _describe(err)
+                raise BoardError(f"display error: {self.display_error}") from err
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _bus(self) -> I2CBus:
+        if self._i2c is None:
+            raise BoardClosedError("the I2C bus is not open")
+        return self._i2c
+
+    def _line(self, name: str) -> int:
+        if self._gpio is None:
+            raise GPIOUnavailableError("no GPIO chip")
+        return self._gpio.line_offset(name)
+
+    @staticmethod
+    def _sleep_until(deadline: float) -> None:
+        if (remaining := deadline - time.monotonic()) > 0:
+            time.sleep(remaining)
+
+    @override
+    def __repr__(self) -> str:
+        """Describe the board for logs."""
+        variant = self.detection.variant if self.detection else None
+        return f"<Board {variant} uart={self.uart_path} open={self._opened}>"
+
+
+def _describe(err: BaseException) -> str:
+    """Return a one-line description of a driver error, naming the errno if any."""
+    text = str(err) or type(err).__name__
+    return text if isinstance(err, BoardError) else f"{type(err).__name__}: {text}"

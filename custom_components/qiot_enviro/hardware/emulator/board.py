@@ -1,0 +1,309 @@
+"""The emulated Enviro / Enviro+ board, its bus provider, and one fault facade.
+
+``create_simulated()`` builds an :class:`EmulatedBoard`: an
+:class:`~.environment.Environment`, the I2C bus with the BME280, LTR559 and (Enviro+)
+ADS1015 or ADS1115, the GPIO chip, the PMS5003 on the UART (Enviro+) and the ST7735
+LCD on SPI. ``board.provider`` is a :class:`EmulatedBusProvider`, which the real
+``hardware.board.Board`` opens exactly as it opens the Pi's buses.
+
+Faults, all through ``board.faults`` (a :class:`Faults`); ``count=None`` means "until
+``clear()``":
+
+- ``i2c_error(address, err=errno.EREMOTEIO, count=None)``: transactions to a chip fail
+  with NACK (121) or EIO (``errno.EIO``);
+- ``missing_chip(address)``: a chip never answers (NACK);
+- ``pms_corrupt(kind, count=None)``: PMS5003 frames with a bad ``"checksum"``, a bad
+  ``"length"`` field, or ``"garbage"`` on the line;
+- ``pms_silence(count=None)``: PMS5003 frame slots with nothing sent;
+- ``spi_error(count=None)``: SPI writes to the LCD fail with EIO;
+- ``occupy_line(name, consumer="another-process")``: a GPIO line claimed by a foreign
+  process (requests get EBUSY);
+- ``missing_device(device)``, ``permission_denied(device)``, ``busy_device(device)``: a
+  :class:`~..models.BusDevice` node is absent, not accessible, or busy, both in
+  ``probe()`` and when opened;
+- ``serial_console(on=True)``: a kernel console holds the UART;
+- ``clear()``: all of the above undone.
+"""
+
+import errno
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from custom_components.qiot_enviro.hardware.bus import (
+    ADDR_ADS1015,
+    ADDR_BME280,
+    ADDR_LTR559,
+    DEFAULT_UART,
+)
+from custom_components.qiot_enviro.hardware.models import (
+    BusDevice,
+    DeviceProbe,
+    DeviceStatus,
+    Variant,
+)
+
+from .environment import Environment
+from .gpio import EmulatedGPIOChip
+from .i2c import EmulatedADS1x15, EmulatedBME280, EmulatedI2CBus, EmulatedI2CHandle, EmulatedLTR559
+from .pms5003 import EmulatedPMS5003, EmulatedSerialPort, FrameFault
+from .st7735 import EmulatedSPIPort, EmulatedST7735
+
+I2C_PATH = "/dev/i2c-1"
+SPI_PATH = "/dev/spidev0.1"
+GPIO_PATH = "/dev/gpiochip0"
+# UART names that reach the PMS5003 on the emulated Pi.
+UART_PATHS = frozenset({DEFAULT_UART, "/dev/serial0"})
+
+_DEVICE_ERRORS = {
+    DeviceStatus.NOT_PRESENT: (errno.ENOENT, FileNotFoundError),
+    DeviceStatus.PERMISSION_DENIED: (errno.EACCES, PermissionError),
+    DeviceStatus.BUSY: (errno.EBUSY, OSError),
+}
+
+
+@dataclass(slots=True)
+class _DeviceFaults:
+    """Bus-device states set through the facade."""
+
+    status: dict[BusDevice, DeviceStatus] = field(default_factory=dict)
+    serial_console: bool = False
+    spi_errors: int | None = 0
+
+
+class Faults:
+    """The one place tests and the simulated board inject faults (see module docstring)."""
+
+    def __init__(self, board: EmulatedBoard) -> None:
+        """Act on ``board``."""
+        self._board = board
+        self._occupied: set[str] = set()
+
+    def i2c_error(self, address: int, err: int = errno.EREMOTEIO, count: int | None = None) -> None:
+        """Fail transactions to ``address`` with ``err`` (NACK by default)."""
+        self._board.i2c.fail(address, err, count)
+
+    def missing_chip(self, address: int) -> None:
+        """Make a chip stop answering."""
+        self._board.i2c.remove(address)
+
+    def pms_corrupt(
+        self, kind: Literal["checksum", "length", "garbage"], count: int | None = None
+    ) -> None:
+        """Corrupt the next PMS5003 frames."""
+        self._board.pms.corrupt(kind, count)
+
+    def pms_silence(self, count: int | None = None) -> None:
+        """Silence the PMS5003 for frame slots."""
+        self._board.pms.corrupt("silence", count)
+
+    def spi_error(self, count: int | None = None) -> None:
+        """Fail SPI writes to the LCD."""
+        self._board.device_faults.spi_errors = count
+        for port in self._board.spi_ports:
+            port.inject_error(count)
+
+    def occupy_line(self, name: str, consumer: str = "another-process") -> None:
+        """Claim a GPIO line for a foreign consumer."""
+        self._board.gpio.occupy(name, consumer)
+        self._occupied.add(name)
+
+    def missing_device(self, device: BusDevice) -> None:
+        """Make a bus device node absent."""
+        self._board.device_faults.status[device] = DeviceStatus.NOT_PRESENT
+
+    def permission_denied(self, device: BusDevice) -> None:
+        """Make a bus device node inaccessible."""
+        self._board.device_faults.status[device] = DeviceStatus.PERMISSION_DENIED
+
+    def busy_device(self, device: BusDevice) -> None:
+        """Make a bus device node busy."""
+        self._board.device_faults.status[device] = DeviceStatus.BUSY
+
+    def serial_console(self, on: bool = True) -> None:
+        """Pretend a kernel console runs on the UART."""
+        self._board.device_faults.serial_console = on
+
+    def clear(self) -> None:
+        """Undo every fault."""
+        board = self._board
+        board.i2c.clear_faults()
+        board.pms.clear_faults()
+        board.device_faults.status.clear()
+        board.device_faults.serial_console = False
+        board.device_faults.spi_errors = 0
+        for port in board.spi_ports:
+            port.clear_error()
+        for name in self._occupied:
+            board.gpio.vacate(name)
+        self._occupied.clear()
+
+
+class EmulatedBoard:
+    """Everything on an emulated Enviro or Enviro+, wired to one GPIO chip."""
+
+    def __init__(
+        self,
+        variant: Variant = Variant.ENVIRO_PLUS,
+        *,
+        seed: int = 0,
+        pace: bool = False,
+        frame_interval: float = 1.0,
+        power_up_delay: float | None = None,
+        adc: Literal["ads1015", "ads1115"] = "ads1015",
+        env: Environment | None = None,
+    ) -> None:
+        """Build the board; see :func:`create_simulated`."""
+        self.variant = variant
+        self.seed = seed
+        self.env = env or Environment(seed)
+        self.gpio = EmulatedGPIOChip(GPIO_PATH)
+        self.bme280 = EmulatedBME280(self.env)
+        self.ltr559 = EmulatedLTR559(self.env)
+        self.i2c = EmulatedI2CBus({ADDR_BME280: self.bme280, ADDR_LTR559: self.ltr559}, pace=pace)
+        self.adc: EmulatedADS1x15 | None = None
+        if variant is Variant.ENVIRO_PLUS:
+            self.adc = EmulatedADS1x15(self.env, ads1115=adc == "ads1115")
+            self.i2c.attach(ADDR_ADS1015, self.adc)
+        self.pms = EmulatedPMS5003(
+            self.env,
+            self.gpio,
+            frame_interval=frame_interval,
+            power_up_delay=power_up_delay,
+            seed=seed,
+            connected=variant is Variant.ENVIRO_PLUS,
+        )
+        self.lcd = EmulatedST7735(self.gpio)
+        self.pace = pace
+        self.spi_ports: list[EmulatedSPIPort] = []
+        self.serial_ports: list[EmulatedSerialPort] = []
+        self.device_faults = _DeviceFaults()
+        self.faults = Faults(self)
+        self.identity = f"sim-{seed + 1:016x}"
+        self.provider = EmulatedBusProvider(self)
+
+    def open_resources(self) -> dict[str, int]:
+        """Return what is open right now, for leak checks."""
+        return {
+            "i2c": self.i2c.open_handles,
+            "gpio_chip": self.gpio.open_handles,
+            "gpio_lines": len(self.gpio.claimed()),
+            "serial": sum(1 for port in self.serial_ports if port.is_open),
+            "spi": sum(1 for port in self.spi_ports if not port.closed),
+        }
+
+
+class EmulatedBusProvider:
+    """The ``BusProvider`` of an :class:`EmulatedBoard`."""
+
+    def __init__(self, board: EmulatedBoard) -> None:
+        """Serve ``board``'s buses."""
+        self._board = board
+
+    @property
+    def simulated(self) -> bool:
+        """Tell that this is an emulator."""
+        return True
+
+    def _status(self, device: BusDevice, path: str) -> DeviceStatus:
+        status = self._board.device_faults.status.get(device, DeviceStatus.OK)
+        if device is BusDevice.UART and path not in UART_PATHS:
+            return DeviceStatus.NOT_PRESENT
+        return status
+
+    def _check(self, device: BusDevice, path: str) -> None:
+        status = self._status(device, path)
+        if status is DeviceStatus.OK:
+            return
+        err, exc = _DEVICE_ERRORS.get(status, (errno.EIO, OSError))
+        raise exc(err, os.strerror(err), path)
+
+    def probe(self, uart_path: str) -> list[DeviceProbe]:
+        """Report every bus device, honouring injected device faults."""
+        probes = []
+        for device, path in (
+            (BusDevice.I2C, I2C_PATH),
+            (BusDevice.SPI, SPI_PATH),
+            (BusDevice.UART, uart_path),
+            (BusDevice.GPIO, GPIO_PATH),
+        ):
+            status = self._status(device, path)
+            detail = "" if status is DeviceStatus.OK else f"{path}: {status.value} (simulated)"
+            probes.append(DeviceProbe(device, path, status, detail))
+        return probes
+
+    def open_i2c(self) -> EmulatedI2CHandle:
+        """Open the emulated I2C bus 1."""
+        self._check(BusDevice.I2C, I2C_PATH)
+        return EmulatedI2CHandle(self._board.i2c)
+
+    def open_serial(self, path: str, baudrate: int, timeout: float) -> EmulatedSerialPort:
+        """Open the PMS5003's UART."""
+        self._check(BusDevice.UART, path)
+        port = self._board.pms.open_port(timeout)
+        ports = self._board.serial_ports
+        ports[:] = [p for p in ports if p.is_open]
+        ports.append(port)
+        return port
+
+    def open_spi(self) -> EmulatedSPIPort:
+        """Open SPI0 CE1, the LCD."""
+        self._check(BusDevice.SPI, SPI_PATH)
+        board = self._board
+        port = EmulatedSPIPort(board.lcd, pace=board.pace)
+        port.inject_error(board.device_faults.spi_errors)
+        board.spi_ports[:] = [p for p in board.spi_ports if not p.closed]
+        board.spi_ports.append(port)
+        return port
+
+    def open_gpio(self) -> EmulatedGPIOChip:
+        """Open the GPIO chip."""
+        self._check(BusDevice.GPIO, GPIO_PATH)
+        return self._board.gpio.opened()
+
+    def serial_console_on(self, uart_path: str) -> bool:
+        """Tell whether the (simulated) kernel console holds the UART."""
+        return self._board.device_faults.serial_console
+
+    def board_identity(self) -> str:
+        """Return the simulated Pi's serial number."""
+        return self._board.identity
+
+    def cpu_temperature(self) -> float | None:
+        """Return the simulated SoC temperature."""
+        return self._board.env.values().cpu_temperature
+
+
+def create_simulated(
+    variant: Variant = Variant.ENVIRO_PLUS,
+    *,
+    seed: int = 0,
+    pace: bool = False,
+    frame_interval: float = 1.0,
+    adc: Literal["ads1015", "ads1115"] = "ads1015",
+    power_up_delay: float | None = None,
+) -> EmulatedBoard:
+    """Build an emulated board.
+
+    ``seed`` fixes the simulated air; ``pace`` makes the I2C bus take 100 kHz time and
+    SPI 10 MHz time; ``frame_interval`` is the PMS5003's frame period (tests use about
+    0.05 s) and ``power_up_delay`` its start-up silence (two intervals by default);
+    ``adc`` picks the Enviro+'s ADC.
+    """
+    return EmulatedBoard(
+        variant,
+        seed=seed,
+        pace=pace,
+        frame_interval=frame_interval,
+        power_up_delay=power_up_delay,
+        adc=adc,
+    )
+
+
+__all__ = [
+    "EmulatedBoard",
+    "EmulatedBusProvider",
+    "Faults",
+    "FrameFault",
+    "create_simulated",
+]
