@@ -7,15 +7,19 @@ to Home Assistant; the emulator and the drivers keep real time, as hardware does
 
 from collections.abc import Callable, Generator
 from typing import Any
-from unittest.mock import patch
+from unittest.mock import PropertyMock, patch
 
 import freezegun
 import pytest
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
+import custom_components.qiot_enviro as integration_module
 from custom_components.qiot_enviro import coordinator as coordinator_module
 from custom_components.qiot_enviro.const import (
     BOARD_SIMULATED,
@@ -94,7 +98,10 @@ def fast_simulated_board(
 
     with (
         patch.object(coordinator_module, "create_simulated", build),
-        patch.object(coordinator_module, "SIMULATED_PARTICULATE_WARMUP", 0.0),
+        patch.dict(
+            coordinator_module.SIMULATED_BOARD_OPTIONS,
+            {"particulate_warmup": 0.0, "particulate_stale_after": 0.3},
+        ),
     ):
         yield
 
@@ -124,12 +131,38 @@ async def async_next_cycle(hass: HomeAssistant, freezer: FrozenDateTimeFactory) 
 
 
 @pytest.fixture
+def platforms() -> list[Platform] | None:
+    """The platforms to set up (None: all of them); snapshot tests pick one."""
+    return None
+
+
+@pytest.fixture
 async def init_integration(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, platforms: list[Platform] | None
 ) -> MockConfigEntry:
     """Set up the integration with a simulated board."""
     mock_config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    with patch.object(
+        integration_module, "PLATFORMS", platforms or integration_module.PLATFORMS
+    ):
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
     return mock_config_entry
 
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Enable the entities that are disabled by default (as Home Assistant core's fixture)."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Serialize Home Assistant objects (states, registry entries) stably."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)

@@ -69,7 +69,8 @@ I2C_GROUPS = (SensorGroup.CLIMATE, SensorGroup.LIGHT, SensorGroup.GAS)
 # Re-probe the bus devices every this many cycles (repairs clear when fixed).
 PROBE_EVERY = 30
 _MISSING = {DeviceStatus.NOT_PRESENT}
-SIMULATED_PARTICULATE_WARMUP = 3.0
+# The emulated PMS5003 is valid as soon as it streams: a short warm-up is enough.
+SIMULATED_BOARD_OPTIONS: dict[str, float] = {"particulate_warmup": 3.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +109,7 @@ def create_board(entry_data: dict[str, Any]) -> tuple[Board, EmulatedBoard | Non
     uart_path = entry_data.get(CONF_UART_PATH, DEFAULT_UART)
     if simulator is None:
         return Board(provider, uart_path=uart_path), None
-    # The emulated PMS5003 is valid as soon as it streams: no real warm-up to wait for.
-    return Board(
-        provider, uart_path=uart_path, particulate_warmup=SIMULATED_PARTICULATE_WARMUP
-    ), simulator
+    return Board(provider, uart_path=uart_path, **SIMULATED_BOARD_OPTIONS), simulator
 
 
 class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
@@ -156,6 +154,7 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         self.serial_console = False
         self.closed = False
         self.opened_at: datetime | None = None
+        self._particulates_ok_at: datetime | None = None
         self._open_lock = threading.Lock()
         self._open_done = False
         self._abandoned = False
@@ -357,10 +356,13 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         result = snapshot.particulates
         if result is None:
             return
-        last = result.read_at or self.board.health()[SensorGroup.PARTICULATES].last_good
-        reference = last or self.opened_at or dt_util.utcnow()
-        stale = dt_util.utcnow() - reference > PARTICULATES_STALE_AFTER
-        if stale:
+        now = dt_util.utcnow()
+        if result.ok:
+            self._particulates_ok_at = now
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        since = self._particulates_ok_at or self.opened_at or now
+        if now - since > PARTICULATES_STALE_AFTER:
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
@@ -373,8 +375,6 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
                     "error": result.error or "",
                 },
             )
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
     async def async_reset_baseline(self) -> None:
         """Forget the learned gas baseline and learn it again from now."""

@@ -23,19 +23,19 @@ def auto_enable_custom_integrations() -> None:
 
 @pytest.fixture
 def variant() -> Variant:
-    """The board variant to emulate (parametrize to change)."""
+    """Return the board variant to emulate (parametrize to change)."""
     return Variant.ENVIRO_PLUS
 
 
 @pytest.fixture
 def adc() -> str:
-    """The Enviro+'s ADC to emulate (parametrize to change)."""
+    """Return the Enviro+'s ADC to emulate (parametrize to change)."""
     return "ads1015"
 
 
 @pytest.fixture
 def sim(variant: Variant, adc: str) -> EmulatedBoard:
-    """An emulated board in a room pinned to known values, with a fast PMS5003."""
+    """Return an emulated board in a room pinned to known values, with a fast PMS5003."""
     board = create_simulated(
         variant,
         seed=7,
@@ -49,7 +49,7 @@ def sim(variant: Variant, adc: str) -> EmulatedBoard:
 
 @pytest.fixture
 def board(sim: EmulatedBoard) -> Generator[Board]:
-    """The real board logic on the emulated buses; closed after the test."""
+    """Yield the real board logic on the emulated buses; closed after the test."""
     board = Board(
         sim.provider,
         particulate_warmup=0.0,
@@ -62,6 +62,6 @@ def board(sim: EmulatedBoard) -> Generator[Board]:
 
 @pytest.fixture
 def opened(board: Board) -> Board:
-    """The board, opened."""
+    """Return the board, opened."""
     board.open()
     return board

@@ -6,13 +6,13 @@ fake that reads the transfer struct the way ``drivers/spi/spidev.c`` does.
 
 import ctypes
 import errno
+import fcntl
 import os
 import struct
 from pathlib import Path
 
 import pytest
 
-from custom_components.qiot_enviro.hardware import spi
 from custom_components.qiot_enviro.hardware.spi import (
     SPI_IOC_WR_BITS_PER_WORD,
     SPI_IOC_WR_MAX_SPEED_HZ,
@@ -119,7 +119,7 @@ class FakeSpidevKernel:
 def kernel(monkeypatch: pytest.MonkeyPatch) -> FakeSpidevKernel:
     """Answer the transport's ioctls with a fake spidev."""
     fake = FakeSpidevKernel(bufsiz=4096)
-    monkeypatch.setattr(spi.fcntl, "ioctl", fake.ioctl)
+    monkeypatch.setattr(fcntl, "ioctl", fake.ioctl)
     return fake
 
 

@@ -86,11 +86,22 @@ GAS_RATE_ADS1015 = 1600
 GAS_RATE_ADS1115 = 128
 GAS_SUPPLY_V = 3.3
 GAS_LOAD_OHMS = 56000
-GAS_CHANNELS = ("in0/gnd", "in1/gnd", "in2/gnd")
+# ADS1x15 registers and config fields (datasheet 8.6.3): single-ended in0, in1, in2
+# against GND; ±6.144 V; data-rate code 0b100 is 1600 SPS on an ADS1015 and 128 SPS on
+# an ADS1115, the rates enviroplus uses; comparator off.
+GAS_MUX = (0b100, 0b101, 0b110)
+ADS_REG_CONVERSION = 0x00
+ADS_REG_CONFIG = 0x01
+ADS_START = 0x8000
+ADS_PGA_6144 = 0b000
+ADS_SINGLE_SHOT = 0x0100
+ADS_DR_CODE = 0b100
+ADS_COMPARATOR_OFF = 0b11
+# About one config read at 100 kHz: start polling that long before the conversion ends.
+ADS_POLL_TIME = 0.0005
 # Identity registers used to tell which chips answer.
 _BME280_CHIP_ID = (0xD0, 0x60)
 _LTR559_PART_ID = (0x86, 0x92)
-_ADS_CONFIG = 0x01
 
 # What the vendor drivers raise when a chip or bus misbehaves. ValueError comes from
 # i2cdevice's lookup adapters when a register holds a value the driver does not know.
@@ -132,7 +143,7 @@ def scan_chips(bus: I2CBus) -> set[Chip]:
                 chips.add(chip)
     with suppress(OSError):
         # The ADS1015 has no identity register: an answer at 0x49 is all there is.
-        bus.read_i2c_block_data(ADDR_ADS1015, _ADS_CONFIG, 2)
+        bus.read_i2c_block_data(ADDR_ADS1015, ADS_REG_CONFIG, 2)
         chips.add(Chip.ADS1015)
     return chips
 
@@ -576,7 +587,43 @@ class Board:
             self._init_gas()
 
     def _gas_volts(self) -> list[float]:
-        return [float(self._adc.get_voltage(channel)) for channel in GAS_CHANNELS]
+        return [self._convert(mux) for mux in GAS_MUX]
+
+    def _convert(self, mux: int) -> float:
+        """Run one single-shot conversion and return volts, as ``ADS1015.get_voltage``.
+
+        The vendor ``get_voltage`` does two read-modify-writes of the config register
+        (multiplexer, then start); the first already starts a conversion, which ends
+        during the second, so the second starts another and the driver sleeps 1 ms
+        waiting for it: about twice the bus time. One config write that selects the
+        input and starts the conversion, a wait for the known conversion time, then
+        polling the OS bit gives the same reading (the scaling below repeats the
+        driver's arithmetic) at the bus-time floor.
+        """
+        bus = self._bus()
+        ads1115 = self.adc_type == ads1015.DEVICE_ADS1115
+        config = ADS_START | mux << 12 | ADS_PGA_6144 << 9 | ADS_SINGLE_SHOT | ADS_DR_CODE << 5
+        config |= ADS_COMPARATOR_OFF
+        bus.write_i2c_block_data(ADDR_ADS1015, ADS_REG_CONFIG, [config >> 8, config & 0xFF])
+        conversion_time = 1.0 / (GAS_RATE_ADS1115 if ads1115 else GAS_RATE_ADS1015)
+        if conversion_time > ADS_POLL_TIME:
+            time.sleep(conversion_time - ADS_POLL_TIME)
+        deadline = time.monotonic() + 10 * conversion_time + 0.1
+        while not bus.read_i2c_block_data(ADDR_ADS1015, ADS_REG_CONFIG, 2)[0] & 0x80:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the ADC conversion did not finish")
+        msb, lsb = bus.read_i2c_block_data(ADDR_ADS1015, ADS_REG_CONVERSION, 2)
+        raw = msb << 8 | lsb
+        value: float
+        if ads1115:
+            value = raw - 0x10000 if raw & 0x8000 else raw
+            value /= 32768.0
+        else:
+            code = raw >> 4
+            value = code - 0x1000 if code & 0x800 else code
+            value /= 2048.0
+        value *= float(GAS_GAIN * 1000.0)
+        return value / 1000.0
 
     def _read_gas(self) -> GasReading:
         oxidising, reducing, nh3 = (gas_ohms(v) for v in self._gas_volts())
@@ -719,6 +766,15 @@ class Board:
 
 
 def _describe(err: BaseException) -> str:
-    """Return a one-line description of a driver error, naming the errno if any."""
+    """Return a one-line description of a driver error, naming the errno if any.
+
+    The bme280 driver replaces the OSError of a missing chip with a RuntimeError that
+    only says "IOError"; the errno text is taken from the exception it replaced.
+    """
     text = str(err) or type(err).__name__
-    return text if isinstance(err, BoardError) else f"{type(err).__name__}: {text}"
+    if isinstance(err, BoardError):
+        return text
+    cause = err.__cause__ or err.__context__
+    if not isinstance(err, OSError) and isinstance(cause, OSError) and cause.strerror:
+        text = f"{text} ({cause.strerror})"
+    return f"{type(err).__name__}: {text}"

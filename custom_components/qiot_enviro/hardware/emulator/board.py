@@ -30,19 +30,18 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from custom_components.qiot_enviro.hardware.bus import (
+from ..bus import (  # noqa: TID252 - keeps the hardware package relocatable
     ADDR_ADS1015,
     ADDR_BME280,
     ADDR_LTR559,
     DEFAULT_UART,
 )
-from custom_components.qiot_enviro.hardware.models import (
+from ..models import (  # noqa: TID252 - keeps the hardware package relocatable
     BusDevice,
     DeviceProbe,
     DeviceStatus,
     Variant,
 )
-
 from .environment import Environment
 from .gpio import EmulatedGPIOChip
 from .i2c import EmulatedADS1x15, EmulatedBME280, EmulatedI2CBus, EmulatedI2CHandle, EmulatedLTR559

@@ -59,6 +59,8 @@ class EnvironmentValues:
         return (self.pm1, self.pm2_5, self.pm10)
 
 
+_MAX_KNOTS = 4096
+
 FIELD_NAMES = frozenset(f.name for f in fields(EnvironmentValues))
 _COUNT_NAMES = frozenset(name for name, _, _ in _COUNTS_PER_UG)
 
@@ -86,6 +88,8 @@ class Environment:
         self._t0 = clock()
         self._pinned: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # Seeding a Random per knot is slow (~3 µs); chips ask for values on every read.
+        self._knots: dict[tuple[str, int], float] = {}
 
     # -- pinning ---------------------------------------------------------------------
 
@@ -192,7 +196,14 @@ class Environment:
 
     def _knot(self, name: str, k: int) -> float:
         """Return the random knot value ``k`` of a named noise, fixed by the seed."""
-        return random.Random(f"{self.seed}:{name}:{k}").uniform(-1.0, 1.0)
+        key = (name, k)
+        value = self._knots.get(key)
+        if value is None:
+            if len(self._knots) > _MAX_KNOTS:
+                self._knots.clear()
+            value = random.Random(f"{self.seed}:{name}:{k}").uniform(-1.0, 1.0)
+            self._knots[key] = value
+        return value
 
 
 def _counts_for(pm1: int, pm2_5: int, pm10: int) -> dict[str, int]:

@@ -138,10 +138,12 @@ class EmulatedI2CBus:
         self, i2c_addr: int, register: int, length: int, force: bool | None = None
     ) -> list[int]:
         """Read ``length`` bytes starting at ``register``."""
-        # Address+W, register, address+R, then the data bytes.
         with self._lock:
-            chip, now = self._transaction(i2c_addr, length + 3)
-            return chip.read(register, length, now)
+            # Address+W, register, address+R, then the data bytes.
+            chip, end = self._transaction(i2c_addr, length + 3)
+            data = chip.read(register, length, end)
+            self._wait(end)
+            return data
 
     def write_i2c_block_data(
         self,
@@ -152,8 +154,9 @@ class EmulatedI2CBus:
     ) -> None:
         """Write ``data`` starting at ``register``."""
         with self._lock:
-            chip, now = self._transaction(i2c_addr, len(data) + 2)
-            chip.write(register, list(data), now)
+            chip, end = self._transaction(i2c_addr, len(data) + 2)
+            chip.write(register, list(data), end)
+            self._wait(end)
 
     def read_byte_data(self, i2c_addr: int, register: int, force: bool | None = None) -> int:
         """Read one byte from ``register``."""
@@ -168,7 +171,8 @@ class EmulatedI2CBus:
     def write_quick(self, i2c_addr: int, force: bool | None = None) -> None:
         """Address the chip without data (what ``i2cdetect`` does)."""
         with self._lock:
-            self._transaction(i2c_addr, 1)
+            _, end = self._transaction(i2c_addr, 1)
+            self._wait(end)
 
     def close(self) -> None:
         """Nothing to release: the emulated bus outlives its users."""
@@ -176,30 +180,31 @@ class EmulatedI2CBus:
     # -- internals -------------------------------------------------------------------
 
     def _transaction(self, address: int, size: int) -> tuple[I2CChip, float]:
-        """Account for one transaction, raise injected faults, return (chip, end time)."""
+        """Account for one transaction, raise injected faults, return (chip, end time).
+
+        The chip acts at the end time (a conversion starts at the stop condition), and
+        its emulation runs before the wait, so its own cost hides in the bus time.
+        """
         self.transactions += 1
         chip = self._chips.get(address)
         fault = self._faults.get(address)
+        failure: OSError | None = None
         if chip is None or address in self._missing:
-            # Only the address byte goes out before the NACK.
-            self._occupy(1)
-            raise OSError(errno.EREMOTEIO, os.strerror(errno.EREMOTEIO))
-        if fault is not None:
+            failure = OSError(errno.EREMOTEIO, os.strerror(errno.EREMOTEIO))
+        elif fault is not None:
             if fault.remaining is not None:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     del self._faults[address]
-            self._occupy(1)
-            raise OSError(fault.err, os.strerror(fault.err))
-        end = self._occupy(size)
-        return chip, end
+            failure = OSError(fault.err, os.strerror(fault.err))
+        if failure is not None or chip is None:
+            # Only the address byte goes out before the NACK.
+            self._wait(self._occupy(1))
+            raise failure or OSError(errno.EREMOTEIO, os.strerror(errno.EREMOTEIO))
+        return chip, self._occupy(size)
 
     def _occupy(self, size: int) -> float:
-        """Count ``size`` bytes on the wire; when pacing, wait until they have gone out.
-
-        Returns the time the transaction ends, which the chip takes as "now" (a
-        conversion starts at the stop condition, not when the call began).
-        """
+        """Count ``size`` bytes on the wire and return when they will have gone out."""
         self.bytes_transferred += size
         now = self._clock()
         if not self.pace:
@@ -207,13 +212,17 @@ class EmulatedI2CBus:
         # Accumulate against a deadline rather than sleeping per byte, so the error does
         # not add up over many short transactions.
         self._busy_until = max(self._busy_until, now) + size * self.byte_time
-        end = self._busy_until
-        remaining = end - now
+        return self._busy_until
+
+    def _wait(self, end: float) -> None:
+        """When pacing, wait until ``end``: sleep the bulk, spin the last stretch."""
+        if not self.pace:
+            return
+        remaining = end - self._clock()
         if remaining > _SPIN_BELOW:
             time.sleep(remaining - _SPIN_BELOW / 2)
         while self._clock() < end:
             pass
-        return end
 
 
 class EmulatedI2CHandle:

@@ -24,8 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from custom_components.qiot_enviro.hardware.bus import LINE_PMS_ENABLE, LINE_PMS_RESET
-
+from ..bus import LINE_PMS_ENABLE, LINE_PMS_RESET  # noqa: TID252 - keeps the hardware package relocatable
 from .environment import Environment, EnvironmentValues
 from .gpio import EmulatedGPIOChip
 

@@ -1,0 +1,1 @@
+"""Tests for the LCD pictures and the display thread (no Home Assistant involved)."""

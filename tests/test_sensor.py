@@ -1,0 +1,150 @@
+"""Tests for the sensor entities: what exists, what it shows, and availability."""
+
+import time
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from syrupy.assertion import SnapshotAssertion
+
+from homeassistant.const import STATE_UNAVAILABLE, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
+
+from custom_components.qiot_enviro.const import BOARD_SIMULATED, BOARD_SIMULATED_ENVIRO, DOMAIN
+
+from .conftest import PINNED, async_next_cycle
+
+PM_ENTITIES = (
+    "sensor.enviro_simulated_pm1",
+    "sensor.enviro_simulated_pm2_5",
+    "sensor.enviro_simulated_pm10",
+    "sensor.enviro_simulated_air_quality_index",
+    "sensor.enviro_simulated_air_quality",
+)
+I2C_ENTITIES = (
+    "sensor.enviro_simulated_temperature",
+    "sensor.enviro_simulated_humidity",
+    "sensor.enviro_simulated_atmospheric_pressure",
+    "sensor.enviro_simulated_illuminance",
+    "sensor.enviro_simulated_reducing_gas_resistance",
+)
+
+
+@pytest.mark.parametrize("board_kind", [BOARD_SIMULATED, BOARD_SIMULATED_ENVIRO])
+@pytest.mark.parametrize("platforms", [[Platform.SENSOR]])
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_entities(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+    snapshot: SnapshotAssertion,
+    init_integration: MockConfigEntry,
+) -> None:
+    """Every entity of each board variant, with its state and registry entry."""
+    await snapshot_platform(hass, entity_registry, snapshot, init_integration.entry_id)
+    devices = dr.async_entries_for_config_entry(device_registry, init_integration.entry_id)
+    assert devices == snapshot(name="device")
+
+
+async def test_values_follow_the_room(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Readings equal the emulated room within the chips' resolution; derived ones agree."""
+    raw = hass.states.get("sensor.enviro_simulated_raw_temperature")
+    assert raw is not None
+    assert float(raw.state) == pytest.approx(PINNED["temperature"], abs=0.01)
+    compensated = hass.states.get("sensor.enviro_simulated_temperature")
+    assert compensated is not None
+    expected = PINNED["temperature"] - (PINNED["cpu_temperature"] - PINNED["temperature"]) / 2.25
+    assert float(compensated.state) == pytest.approx(expected, abs=0.01)
+    pm25 = hass.states.get("sensor.enviro_simulated_pm2_5")
+    assert pm25 is not None
+    assert pm25.state == "12"
+    category = hass.states.get("sensor.enviro_simulated_air_quality")
+    assert category is not None
+    assert category.state == "moderate"
+
+
+async def simulate(hass: HomeAssistant, entry: MockConfigEntry, fault: str) -> None:
+    """Inject a fault through the documented action of the simulated board."""
+    await hass.services.async_call(
+        DOMAIN,
+        "simulate_fault",
+        {"config_entry_id": entry.entry_id, "fault": fault},
+        blocking=True,
+    )
+
+
+async def test_dead_particulate_sensor_only_affects_particulates(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A silent PMS5003 makes only the PM entities unavailable, logged once; then recovery."""
+    await simulate(hass, init_integration, "particulates_silent")
+    for _ in range(3):
+        await hass.async_add_executor_job(time.sleep, 0.4)
+        await async_next_cycle(hass, freezer)
+        for entity_id in PM_ENTITIES:
+            state = hass.states.get(entity_id)
+            assert state is not None
+            assert state.state == STATE_UNAVAILABLE, entity_id
+        for entity_id in I2C_ENTITIES:
+            state = hass.states.get(entity_id)
+            assert state is not None
+            assert state.state != STATE_UNAVAILABLE, entity_id
+    assert caplog.text.count("The particulates sensors are unavailable") == 1
+
+    await simulate(hass, init_integration, "clear")
+    await hass.async_add_executor_job(time.sleep, 0.3)
+    await async_next_cycle(hass, freezer)
+    for entity_id in PM_ENTITIES:
+        state = hass.states.get(entity_id)
+        assert state is not None
+        assert state.state != STATE_UNAVAILABLE, entity_id
+    assert caplog.text.count("The particulates sensors are back") == 1
+
+
+async def test_dead_i2c_bus_makes_everything_unavailable(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """When no I2C chip answers, every entity is unavailable; it all comes back."""
+    await simulate(hass, init_integration, "i2c_bus_error")
+    await async_next_cycle(hass, freezer)
+    for entity_id in (*I2C_ENTITIES, *PM_ENTITIES):
+        state = hass.states.get(entity_id)
+        assert state is not None
+        assert state.state == STATE_UNAVAILABLE, entity_id
+    await simulate(hass, init_integration, "clear")
+    await async_next_cycle(hass, freezer)
+    await async_next_cycle(hass, freezer)
+    for entity_id in (*I2C_ENTITIES, *PM_ENTITIES):
+        state = hass.states.get(entity_id)
+        assert state is not None
+        assert state.state != STATE_UNAVAILABLE, entity_id
+
+
+async def test_missing_gas_sensor_only_affects_gas(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A gas ADC that stops answering makes only the gas entities unavailable."""
+    await simulate(hass, init_integration, "gas_sensor_missing")
+    await async_next_cycle(hass, freezer)
+    gas = hass.states.get("sensor.enviro_simulated_reducing_gas_resistance")
+    assert gas is not None
+    assert gas.state == STATE_UNAVAILABLE
+    temperature = hass.states.get("sensor.enviro_simulated_temperature")
+    assert temperature is not None
+    assert temperature.state != STATE_UNAVAILABLE
+    await simulate(hass, init_integration, "clear")
+    await async_next_cycle(hass, freezer)
+    await async_next_cycle(hass, freezer)
+    gas = hass.states.get("sensor.enviro_simulated_reducing_gas_resistance")
+    assert gas is not None
+    assert gas.state != STATE_UNAVAILABLE
