@@ -11,7 +11,6 @@ from unittest.mock import PropertyMock, patch
 
 import freezegun
 import pytest
-
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
@@ -60,7 +59,10 @@ PINNED: dict[str, float] = {
     "pm10": 20,
     "cpu_temperature": 45.0,
 }
-SIM_IDENTITY = {BOARD_SIMULATED: "sim-0000000000000001", BOARD_SIMULATED_ENVIRO: "sim-0000000000000002"}
+SIM_IDENTITY = {
+    BOARD_SIMULATED: "sim-0000000000000001",
+    BOARD_SIMULATED_ENVIRO: "sim-0000000000000002",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -114,7 +116,7 @@ def board_kind() -> str:
 
 @pytest.fixture
 def mock_config_entry(board_kind: str) -> MockConfigEntry:
-    """A config entry for a simulated board."""
+    """Return a config entry for a simulated board."""
     return MockConfigEntry(
         domain=DOMAIN,
         title="Enviro+ (simulated)" if board_kind == BOARD_SIMULATED else "Enviro (simulated)",
@@ -132,7 +134,7 @@ async def async_next_cycle(hass: HomeAssistant, freezer: FrozenDateTimeFactory) 
 
 @pytest.fixture
 def platforms() -> list[Platform] | None:
-    """The platforms to set up (None: all of them); snapshot tests pick one."""
+    """Return the platforms to set up (None: all of them); snapshot tests pick one."""
     return None
 
 
@@ -142,13 +144,10 @@ async def init_integration(
 ) -> MockConfigEntry:
     """Set up the integration with a simulated board."""
     mock_config_entry.add_to_hass(hass)
-    with patch.object(
-        integration_module, "PLATFORMS", platforms or integration_module.PLATFORMS
-    ):
+    with patch.object(integration_module, "PLATFORMS", platforms or integration_module.PLATFORMS):
         assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
         await hass.async_block_till_done()
     return mock_config_entry
-
 
 
 @pytest.fixture

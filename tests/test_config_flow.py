@@ -5,7 +5,6 @@ from typing import override
 from unittest.mock import patch
 
 import pytest
-
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -22,6 +21,9 @@ from custom_components.qiot_enviro.const import (
     CONF_CPU_AVERAGE_SAMPLES,
     CONF_GAS_BASELINE_TRACKING,
     CONF_GAS_LEARN_SAMPLES,
+    CONF_IDLE_SCREEN,
+    CONF_STARTUP_MESSAGE,
+    CONF_TAP_THRESHOLD,
     CONF_TEMPERATURE_COMPENSATION,
     CONF_UART_PATH,
     DOMAIN,
@@ -144,9 +146,7 @@ async def test_hardware_errors_then_recover(
 async def test_unexpected_error_then_recover(hass: HomeAssistant, hardware: EmulatedBoard) -> None:
     """An unexpected exception while probing shows 'unknown' and the flow goes on."""
     with patch.object(config_flow_module, "detect", side_effect=RuntimeError("boom")):
-        result = await hass.config_entries.flow.async_init(
-            DOMAIN, context={"source": SOURCE_USER}
-        )
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["errors"] == {"base": "unknown"}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_BOARD: BOARD_HARDWARE, CONF_UART_PATH: ""}
@@ -222,6 +222,9 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         CONF_CPU_AVERAGE_SAMPLES: 10,
         CONF_GAS_BASELINE_TRACKING: False,
         CONF_GAS_LEARN_SAMPLES: 12,
+        CONF_IDLE_SCREEN: "clock",
+        CONF_STARTUP_MESSAGE: False,
+        CONF_TAP_THRESHOLD: 1200,
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], options)
     await hass.async_block_till_done()
@@ -230,6 +233,8 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
     coordinator = init_integration.runtime_data
     assert coordinator.compensation is False
     assert coordinator.factor == 3.0
+    assert coordinator.lcd is not None
+    assert coordinator.lcd.idle_mode == "clock"
     # Without compensation the temperature is the raw BME280 value.
     state = hass.states.get("sensor.enviro_simulated_temperature")
     assert state is not None

@@ -1,14 +1,13 @@
 """Diagnostics download."""
 
-from syrupy.assertion import SnapshotAssertion
-from syrupy.filters import props
-
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
 
 
 async def test_diagnostics(

@@ -4,7 +4,6 @@ from collections.abc import Callable
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry

@@ -1,10 +1,9 @@
 """Repair issues: raised when a bus device or the particulate sensor fails, cleared after."""
 
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 
 from freezegun.api import FrozenDateTimeFactory
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
@@ -44,7 +43,10 @@ async def test_missing_spi_raises_repair_until_it_appears(
     assert issues(issue_registry, mock_config_entry) == {"spi_missing"}
     issue = issue_registry.async_get_issue(DOMAIN, f"{mock_config_entry.entry_id}_spi_missing")
     assert issue is not None
-    assert issue.translation_placeholders == {"path": "/dev/spidev0.1", "detail": "/dev/spidev0.1: not_present (simulated)"}
+    assert issue.translation_placeholders == {
+        "path": "/dev/spidev0.1",
+        "detail": "/dev/spidev0.1: not_present (simulated)",
+    }
     temperature = hass.states.get("sensor.enviro_simulated_temperature")
     assert temperature is not None
     assert temperature.state != "unavailable"

@@ -4,12 +4,12 @@ import time
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
-from syrupy.assertion import SnapshotAssertion
-
 from homeassistant.const import STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.qiot_enviro.const import BOARD_SIMULATED, BOARD_SIMULATED_ENVIRO, DOMAIN
 

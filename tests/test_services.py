@@ -1,7 +1,6 @@
 """The simulate_fault action refuses what it cannot do, with translated errors."""
 
 import pytest
-
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from pytest_homeassistant_custom_component.common import MockConfigEntry

@@ -3,7 +3,6 @@
 from typing import Any, override
 
 import voluptuous as vol
-
 from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
@@ -28,14 +27,21 @@ from .const import (
     CONF_CPU_AVERAGE_SAMPLES,
     CONF_GAS_BASELINE_TRACKING,
     CONF_GAS_LEARN_SAMPLES,
+    CONF_IDLE_SCREEN,
+    CONF_STARTUP_MESSAGE,
+    CONF_TAP_THRESHOLD,
     CONF_TEMPERATURE_COMPENSATION,
     CONF_UART_PATH,
     DEFAULT_COMPENSATION_FACTOR,
     DEFAULT_CPU_AVERAGE_SAMPLES,
     DEFAULT_GAS_BASELINE_TRACKING,
     DEFAULT_GAS_LEARN_SAMPLES,
+    DEFAULT_IDLE_SCREEN,
+    DEFAULT_STARTUP_MESSAGE,
+    DEFAULT_TAP_THRESHOLD,
     DEFAULT_TEMPERATURE_COMPENSATION,
     DOMAIN,
+    IDLE_SCREENS,
     LOGGER,
     SIMULATED_BOARDS,
 )
@@ -229,6 +235,26 @@ class QiotEnviroOptionsFlow(OptionsFlowWithReload):
                     default=options.get(CONF_GAS_LEARN_SAMPLES, DEFAULT_GAS_LEARN_SAMPLES),
                 ): NumberSelector(
                     NumberSelectorConfig(min=6, max=360, step=1, mode=NumberSelectorMode.BOX)
+                ),
+                vol.Required(
+                    CONF_IDLE_SCREEN,
+                    default=options.get(CONF_IDLE_SCREEN, DEFAULT_IDLE_SCREEN),
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=list(IDLE_SCREENS),
+                        translation_key=CONF_IDLE_SCREEN,
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Required(
+                    CONF_STARTUP_MESSAGE,
+                    default=options.get(CONF_STARTUP_MESSAGE, DEFAULT_STARTUP_MESSAGE),
+                ): BooleanSelector(),
+                vol.Required(
+                    CONF_TAP_THRESHOLD,
+                    default=options.get(CONF_TAP_THRESHOLD, DEFAULT_TAP_THRESHOLD),
+                ): NumberSelector(
+                    NumberSelectorConfig(min=100, max=2047, step=1, mode=NumberSelectorMode.BOX)
                 ),
             }
         )

@@ -1,7 +1,7 @@
 """Constants of the QIoT Enviro integration."""
 
-from datetime import timedelta
 import logging
+from datetime import timedelta
 from typing import Final
 
 DOMAIN: Final = "qiot_enviro"
@@ -40,3 +40,19 @@ DEFAULT_GAS_LEARN_SAMPLES: Final = 30
 PARTICULATES_STALE_AFTER: Final = timedelta(minutes=5)
 
 STORAGE_VERSION: Final = 1
+
+# Display options
+CONF_IDLE_SCREEN: Final = "idle_screen"
+CONF_STARTUP_MESSAGE: Final = "startup_message"
+CONF_TAP_THRESHOLD: Final = "tap_threshold"
+IDLE_READINGS: Final = "readings"
+IDLE_CLOCK: Final = "clock"
+IDLE_OFF: Final = "off"
+IDLE_SCREENS: Final = (IDLE_READINGS, IDLE_CLOCK, IDLE_OFF)
+DEFAULT_IDLE_SCREEN: Final = IDLE_READINGS
+DEFAULT_STARTUP_MESSAGE: Final = True
+# The Enviro+ examples treat a proximity above 1500 (of 2047) as a tap.
+DEFAULT_TAP_THRESHOLD: Final = 1500
+MAX_MESSAGE_LENGTH: Final = 1000
+DEFAULT_MESSAGE_DURATION: Final = 30
+LEGACY_NOTIFY_NAME: Final = "qiot_lcd"

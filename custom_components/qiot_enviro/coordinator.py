@@ -1,11 +1,11 @@
 """The coordinator: one executor job per cycle reads the board, then derives values."""
 
 import asyncio
-from collections import deque
 import threading
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, override
+from typing import TYPE_CHECKING, Any, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -61,6 +61,9 @@ from .hardware.models import (
     Snapshot,
     Variant,
 )
+
+if TYPE_CHECKING:
+    from .lcd import LcdController
 
 type QiotEnviroConfigEntry = ConfigEntry[QiotEnviroCoordinator]
 
@@ -131,6 +134,7 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         self.board, self.simulator = create_board(dict(entry.data))
         self.detection: Detection | None = None
         self.version = version
+        self.lcd: LcdController | None = None
         options = entry.options
         self.compensation = bool(
             options.get(CONF_TEMPERATURE_COMPENSATION, DEFAULT_TEMPERATURE_COMPENSATION)
@@ -229,9 +233,7 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         self._update_particulate_issue(snapshot)
         return data
 
-    def _read_cycle(
-        self, probe: bool
-    ) -> tuple[Snapshot, list[DeviceProbe] | None, bool | None]:
+    def _read_cycle(self, probe: bool) -> tuple[Snapshot, list[DeviceProbe] | None, bool | None]:
         """Read the board, and every few minutes probe its devices: one executor job."""
         snapshot = self.board.read()
         if not probe:

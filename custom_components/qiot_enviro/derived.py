@@ -231,4 +231,3 @@ class GasBaseline:
             r0=restored_r0,
             samples=None if restored_r0 is not None else restored_samples,
         )
-

@@ -21,7 +21,11 @@ async def async_get_config_entry_diagnostics(
     data = coordinator.data
     return {
         "entry": async_redact_data(
-            {"data": dict(entry.data), "options": dict(entry.options), "unique_id": entry.unique_id},
+            {
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+                "unique_id": entry.unique_id,
+            },
             TO_REDACT,
         ),
         "detection": async_redact_data(

@@ -78,7 +78,9 @@ def _pm(name: str) -> Callable[[QiotEnviroData], StateType]:
     return value
 
 
-def _attr(reader: Callable[[QiotEnviroData], object], name: str) -> Callable[[QiotEnviroData], StateType]:
+def _attr(
+    reader: Callable[[QiotEnviroData], object], name: str
+) -> Callable[[QiotEnviroData], StateType]:
     """Return a reader of one attribute of a group's value."""
 
     def value(data: QiotEnviroData) -> StateType:

@@ -1,6 +1,7 @@
 """Tests for the text layout: what a message looks like on the 160x80 panel."""
 
 import pytest
+from PIL import Image, ImageChops, ImageDraw
 
 from custom_components.qiot_enviro.display import EmptyMessageError, render_message
 from custom_components.qiot_enviro.display.layout import (
@@ -9,9 +10,11 @@ from custom_components.qiot_enviro.display.layout import (
     MIN_SIZE,
     Box,
     TextBlock,
+    draw_line,
     fit_text,
     font,
     sanitize,
+    text_width,
 )
 
 from .common import ink, ink_box, same
@@ -84,7 +87,9 @@ def test_shorter_text_gets_a_larger_font(short: str, long: str) -> None:
     assert fit_text(short, BODY).size > fit_text(long, BODY).size
 
 
-@pytest.mark.parametrize("text", ["Hi", "Door open", "Dinner is ready, come downstairs", LONG[:120]])
+@pytest.mark.parametrize(
+    "text", ["Hi", "Door open", "Dinner is ready, come downstairs", LONG[:120]]
+)
 def test_auto_size_is_the_largest_that_fits(text: str) -> None:
     """The chosen size fits and one pixel more would not (or it is already the maximum)."""
     block = fit_text(text, BODY)
@@ -166,7 +171,7 @@ def test_fixed_size_out_of_range_is_refused(size: int) -> None:
     ],
 )
 def test_sanitize(dirty: str, clean: str) -> None:
-    """Control characters go, "\\n" breaks lines, whitespace is tidied."""
+    """Control characters go, line feeds break lines, whitespace is tidied."""
     assert sanitize(dirty) == clean
 
 
@@ -202,7 +207,7 @@ def test_accented_letters_are_readable(text: str) -> None:
         "שלום עולם",
         "مرحبا بالعالم",
         "Temp 21° שלום",
-        "你好，世界",
+        "你好\uff0c世界",  # with a fullwidth comma
         "こんにちは",
         "안녕하세요",
         "😀 👍🏽 🇩🇪 👨‍👩‍👧",
@@ -220,3 +225,25 @@ def test_other_scripts_do_not_crash_and_draw_something(text: str) -> None:
 def test_layout_is_cached() -> None:
     """Laying out the same message twice returns the very same result object."""
     assert fit_text(LONG, BODY) is fit_text(LONG, BODY)
+
+
+MIXED = "Wavy fjord: 23°C, «yT'Q%» … ok! \U000f0000"
+
+
+@pytest.mark.parametrize("size", [MIN_SIZE, 11, 12, 17, 24, 33, MAX_SIZE, 60])
+def test_cached_measuring_matches_pillow(size: int) -> None:
+    """Line widths from cached character advances equal what Pillow measures."""
+    for end in range(1, len(MIXED) + 1):
+        assert text_width(MIXED[:end], size) == font(size).getlength(MIXED[:end])
+
+
+@pytest.mark.parametrize("size", [MIN_SIZE, 11, 12, 17, 24, 33, MAX_SIZE, 60])
+def test_cached_glyphs_draw_like_pillow(size: int) -> None:
+    """Text drawn from cached glyphs looks like Pillow's own drawing (one level of 256 at most)."""
+    ours = Image.new("RGB", (700, 80), (10, 20, 30))
+    pillows = ours.copy()
+    draw_line(ours, (3, 2), MIXED, size, (250, 200, 100))
+    ImageDraw.Draw(pillows).text((3, 2), MIXED, font=font(size), fill=(250, 200, 100))
+    difference = ImageChops.difference(ours, pillows).convert("L")
+    assert difference.getextrema()[1] <= 1
+    assert ink(ours, (10, 20, 30)) > 100

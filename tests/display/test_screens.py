@@ -1,7 +1,7 @@
 """Tests for the screens: what a person sees on the panel for each kind of picture."""
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from PIL import Image
@@ -42,7 +42,7 @@ PAGE_VALUE_BOX = (0, 18, 160, 60)
         pytest.param(lambda: render_message("Hello"), id="message"),
         pytest.param(lambda: render_startup("0.1.0"), id="startup"),
         pytest.param(lambda: render_readings(2, READINGS), id="readings"),
-        pytest.param(lambda: render_clock(datetime(2025, 1, 14, 9, 5)), id="clock"),
+        pytest.param(lambda: render_clock(datetime(2025, 1, 14, 9, 5, tzinfo=UTC)), id="clock"),
         pytest.param(render_off, id="off"),
     ],
 )
@@ -54,7 +54,8 @@ def test_every_screen_is_a_full_rgb_frame(render: Callable[[], Image.Image]) -> 
 
 
 @pytest.mark.parametrize(
-    ("fg", "bg"), [((255, 255, 255), (0, 0, 0)), ((255, 200, 0), (0, 0, 90)), ((0, 0, 0), (255, 255, 255))]
+    ("fg", "bg"),
+    [((255, 255, 255), (0, 0, 0)), ((255, 200, 0), (0, 0, 90)), ((0, 0, 0), (255, 255, 255))],
 )
 def test_message_colours(fg: tuple[int, int, int], bg: tuple[int, int, int]) -> None:
     """The message is drawn in the text colour on the background colour."""
@@ -145,7 +146,9 @@ def test_pm_page_has_the_category_colour(category: str, color: tuple[int, int, i
     assert ink(image, color, BOTTOM_BAND) > 30
 
 
-@pytest.mark.parametrize("category", ["Moderate", "very unhealthy", "Unhealthy-For-Sensitive-Groups"])
+@pytest.mark.parametrize(
+    "category", ["Moderate", "very unhealthy", "Unhealthy-For-Sensitive-Groups"]
+)
 def test_category_spelling_is_forgiving(category: str) -> None:
     """Category names in other spellings get the same colour as the integration's keys."""
     key = category.lower().replace(" ", "_").replace("-", "_")
@@ -183,21 +186,24 @@ def test_pm_page_without_air_quality_is_neutral() -> None:
 
 def test_clock_changes_with_the_minute() -> None:
     """The big time changes from one minute to the next; the date line stays."""
-    one = render_clock(datetime(2025, 1, 14, 9, 5, 10))
-    two = render_clock(datetime(2025, 1, 14, 9, 6, 10))
+    one = render_clock(datetime(2025, 1, 14, 9, 5, 10, tzinfo=UTC))
+    two = render_clock(datetime(2025, 1, 14, 9, 6, 10, tzinfo=UTC))
     assert not same(one.crop(UPPER), two.crop(UPPER))
     assert same(one.crop(LOWER), two.crop(LOWER))
 
 
 def test_clock_ignores_seconds() -> None:
     """Seconds are not shown, so the picture (and the SPI transfer) only changes per minute."""
-    assert same(render_clock(datetime(2025, 1, 14, 9, 5, 0)), render_clock(datetime(2025, 1, 14, 9, 5, 59)))
+    assert same(
+        render_clock(datetime(2025, 1, 14, 9, 5, 0, tzinfo=UTC)),
+        render_clock(datetime(2025, 1, 14, 9, 5, 59, tzinfo=UTC)),
+    )
 
 
 def test_clock_shows_the_date_small() -> None:
     """Another day changes only the small date line; the time is large above it."""
-    one = render_clock(datetime(2025, 1, 14, 9, 5))
-    two = render_clock(datetime(2025, 1, 15, 9, 5))
+    one = render_clock(datetime(2025, 1, 14, 9, 5, tzinfo=UTC))
+    two = render_clock(datetime(2025, 1, 15, 9, 5, tzinfo=UTC))
     assert same(one.crop(UPPER), two.crop(UPPER))
     assert not same(one.crop(LOWER), two.crop(LOWER))
     assert ink(one, BLACK, UPPER) > 3 * ink(one, BLACK, LOWER)

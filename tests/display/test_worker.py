@@ -117,7 +117,7 @@ def test_submit_does_not_wait_for_rendering(workers: list[DisplayWorker]) -> Non
     release = threading.Event()
 
     def slow() -> Image.Image:
-        """A render that blocks until the test lets it go."""
+        """Block until the test lets the render finish."""
         entered.set()
         release.wait(10)
         return _frame(1)()
@@ -161,7 +161,10 @@ def test_flush_with_nothing_submitted_returns_at_once(workers: list[DisplayWorke
     ("failures", "logged"),
     [
         ([OSError("spi gone")] * 3, ["OSError"]),
-        ([OSError("spi"), ValueError("bad"), OSError("spi"), ValueError("bad")], ["OSError", "ValueError"]),
+        (
+            [OSError("spi"), ValueError("bad"), OSError("spi"), ValueError("bad")],
+            ["OSError", "ValueError"],
+        ),
         ([SystemExit("gpiodevice")], ["SystemExit"]),
     ],
 )
@@ -188,11 +191,13 @@ def test_failing_sink_is_survived_and_logged_once_per_type(
     assert sink.numbers == [99]
 
 
-def test_failing_render_is_survived(workers: list[DisplayWorker], caplog: pytest.LogCaptureFixture) -> None:
+def test_failing_render_is_survived(
+    workers: list[DisplayWorker], caplog: pytest.LogCaptureFixture
+) -> None:
     """A render that raises costs one frame; the panel keeps the previous picture."""
 
     def broken() -> Image.Image:
-        """A render with a bug."""
+        """Fail like a render with a bug."""
         raise KeyError("missing reading")
 
     sink = RecordingSink()
@@ -210,7 +215,7 @@ def test_failing_frame_callback_does_not_stop_the_panel(workers: list[DisplayWor
     """An on_frame callback that raises is counted; frames keep reaching the panel."""
 
     def callback(image: Image.Image) -> None:
-        """A listener with a bug."""
+        """Fail like a listener with a bug."""
         raise RuntimeError("listener broke")
 
     sink = RecordingSink()

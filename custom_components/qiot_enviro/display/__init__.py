@@ -4,7 +4,7 @@ This package knows nothing about Home Assistant or buses: renderers return Pillo
 images, and ``DisplayWorker`` hands them to whatever callable pushes them to the panel.
 """
 
-from .layout import EmptyMessageError
+from .layout import MAX_SIZE, MIN_SIZE, EmptyMessageError
 from .screens import (
     AQI_COLORS,
     READINGS_PAGES,
@@ -19,6 +19,8 @@ from .worker import DisplayWorker
 
 __all__ = [
     "AQI_COLORS",
+    "MAX_SIZE",
+    "MIN_SIZE",
     "READINGS_PAGES",
     "DisplayWorker",
     "EmptyMessageError",

@@ -14,12 +14,11 @@ from .layout import (
     MIN_SIZE,
     WIDTH,
     Box,
+    Color,
     draw_block,
     fit_text,
     sanitize,
 )
-
-type Color = tuple[int, int, int]
 
 WHITE: Final[Color] = (255, 255, 255)
 BLACK: Final[Color] = (0, 0, 0)
@@ -81,7 +80,7 @@ def _canvas(bg: Color = BLACK) -> tuple[Image.Image, ImageDraw.ImageDraw]:
 
 
 def _text(
-    draw: ImageDraw.ImageDraw,
+    image: Image.Image,
     text: str,
     box: Box,
     fill: Color,
@@ -92,7 +91,7 @@ def _text(
 ) -> None:
     """Draw ``text`` auto-sized into ``box``."""
     block = fit_text(text, box, min_size=min_size, max_size=max_size)
-    draw_block(draw, block, box, fill, align=align)
+    draw_block(image, block, box, fill, align=align)
 
 
 def _contrast(color: Color) -> Color:
@@ -125,11 +124,11 @@ def render_message(
         draw.rectangle((0, 0, WIDTH - 1, _TITLE_BAND - 1), fill=fg)
         band = Box(MARGIN, 0, WIDTH - 2 * MARGIN, _TITLE_BAND)
         block = fit_text(heading, band, size=_TITLE_SIZE)
-        draw_block(draw, block, band, bg)
+        draw_block(image, block, band, bg)
         body = Box(
             MARGIN, _TITLE_BAND + MARGIN, WIDTH - 2 * MARGIN, HEIGHT - _TITLE_BAND - 2 * MARGIN
         )
-    draw_block(draw, fit_text(text, body, size=size), body, fg)
+    draw_block(image, fit_text(text, body, size=size), body, fg)
     return image
 
 
@@ -140,11 +139,11 @@ def render_startup(version: str) -> Image.Image:
     draw.ellipse((8, 22, 42, 56), outline=ACCENT, width=4)
     draw.line((32, 46, 44, 60), fill=ACCENT, width=5)
     draw.ellipse((21, 35, 29, 43), fill=WHITE)
-    _text(draw, "QIoT Enviro", Box(50, 14, WIDTH - 50 - MARGIN, 30), WHITE, max_size=24)
+    _text(image, "QIoT Enviro", Box(50, 14, WIDTH - 50 - MARGIN, 30), WHITE, max_size=24)
     label = sanitize(version)
     if label:
         label = f"v{label}" if label[0].isdigit() else label
-        _text(draw, label, Box(50, 46, WIDTH - 50 - MARGIN, 18), GREY, max_size=14)
+        _text(image, label, Box(50, 46, WIDTH - 50 - MARGIN, 18), GREY, max_size=14)
     return image
 
 
@@ -169,9 +168,9 @@ def _category(readings: Readings) -> str | None:
     return "hazardous"
 
 
-def _header(draw: ImageDraw.ImageDraw, label: str, page: int) -> None:
+def _header(image: Image.Image, draw: ImageDraw.ImageDraw, label: str, page: int) -> None:
     """Draw the page label and one dot per page, the current one lit."""
-    _text(draw, label, _HEADER, GREY, max_size=12, align="left")
+    _text(image, label, _HEADER, GREY, max_size=12, align="left")
     for index in range(READINGS_PAGES):
         x = WIDTH - MARGIN - 6 - (READINGS_PAGES - 1 - index) * 7
         draw.ellipse((x, 5, x + 4, 9), fill=WHITE if index == page else DIM)
@@ -187,13 +186,13 @@ def render_readings(page: int, readings: Readings) -> Image.Image:
     image, draw = _canvas()
     value_box = Box(MARGIN, 16, WIDTH - 2 * MARGIN, HEIGHT - 16 - MARGIN)
     if page == 0:
-        _header(draw, "Temperature", page)
+        _header(image, draw, "Temperature", page)
         value = _format(readings.temperature, ".1f", "°C")
     elif page == 1:
-        _header(draw, "Humidity", page)
+        _header(image, draw, "Humidity", page)
         value = _format(readings.humidity, ".0f", "%")
     else:
-        _header(draw, "PM2.5 µg/m³", page)
+        _header(image, draw, "PM2.5 µg/m³", page)
         pm2_5 = readings.pm2_5
         # A tenth matters in clean air; above 10 µg/m³ it is sensor noise.
         value = _format(pm2_5, ".1f" if pm2_5 is not None and abs(pm2_5) < 10 else ".0f")
@@ -204,17 +203,17 @@ def render_readings(page: int, readings: Readings) -> Image.Image:
         index = MISSING if readings.aqi is None else str(readings.aqi)
         label = f"AQI {index}" + (f" · {_AQI_LABELS[category]}" if category else "")
         footer = Box(MARGIN, _FOOTER_TOP, WIDTH - 2 * MARGIN, HEIGHT - _FOOTER_TOP)
-        _text(draw, label, footer, _contrast(band), max_size=13)
-    _text(draw, value, value_box, WHITE)
+        _text(image, label, footer, _contrast(band), max_size=13)
+    _text(image, value, value_box, WHITE)
     return image
 
 
 def render_clock(now: datetime) -> Image.Image:
     """Render the time as HH:MM (24 h), large, over the date (weekday and ISO date)."""
-    image, draw = _canvas()
-    _text(draw, f"{now:%H:%M}", Box(MARGIN, MARGIN, WIDTH - 2 * MARGIN, 56), WHITE, max_size=60)
+    image = _canvas()[0]
+    _text(image, f"{now:%H:%M}", Box(MARGIN, MARGIN, WIDTH - 2 * MARGIN, 56), WHITE, max_size=60)
     date = f"{_WEEKDAYS[now.weekday()]} {now:%Y-%m-%d}"
-    _text(draw, date, Box(MARGIN, 60, WIDTH - 2 * MARGIN, 18), GREY, max_size=14)
+    _text(image, date, Box(MARGIN, 60, WIDTH - 2 * MARGIN, 18), GREY, max_size=14)
     return image
 
 

@@ -7,6 +7,11 @@ and GPIO lines are claimed here (by name) and handed to the drivers as
 ``(request, offset)`` tuples, so ``gpiodevice`` never searches for a chip and never
 raises ``SystemExit``; every claimed line is released on :meth:`Board.close`.
 
+The ADC is set up and told apart (ADS1015 / ADS1115) by the ``ads1015`` driver, but each
+gas reading is one config write, a wait and two reads on our bus: the driver's
+``get_voltage`` costs about twice the bus time (see ``Board._convert``). The values equal
+``enviroplus.gas.read_all()``'s for the same chip state (a differential test checks it).
+
 Each sensor group (climate, light, gas, particulates) succeeds or fails on its own in a
 cycle; a group that failed gets a fresh driver on the next cycle, so it recovers by
 itself once the fault is gone. All I2C access is serialized by one lock; the PMS5003 is
@@ -566,6 +571,23 @@ class Board:
             raise ImplausibleReadingError(f"implausible proximity {proximity}")
         return LightReading(lux=lux, proximity=proximity)
 
+    def read_proximity(self) -> int:
+        """Read only the LTR559 proximity count (for tap detection between cycles).
+
+        Serialized with every other bus access; raises :class:`BoardError` when the
+        light sensor is unavailable.
+        """
+        if not self._opened:
+            raise BoardClosedError("the board is not open")
+        with self._bus_lock:
+            ltr = self._ltr
+            if ltr is None:
+                raise BoardError("the light and proximity sensor is not available")
+            try:
+                return int(ltr.get_proximity())
+            except DRIVER_ERRORS as err:
+                raise BoardError(_describe(err)) from err
+
     # -- gas (MICS6814 on the ADS1015) -----------------------------------------------
 
     def _init_gas(self) -> None:
@@ -606,7 +628,8 @@ class Board:
         config |= ADS_COMPARATOR_OFF
         bus.write_i2c_block_data(ADDR_ADS1015, ADS_REG_CONFIG, [config >> 8, config & 0xFF])
         conversion_time = 1.0 / (GAS_RATE_ADS1115 if ads1115 else GAS_RATE_ADS1015)
-        if conversion_time > ADS_POLL_TIME:
+        if conversion_time > 2 * ADS_POLL_TIME:
+            # An ADS1115 at 128 SPS: sleep rather than hold the bus with ~16 polls.
             time.sleep(conversion_time - ADS_POLL_TIME)
         deadline = time.monotonic() + 10 * conversion_time + 0.1
         while not bus.read_i2c_block_data(ADDR_ADS1015, ADS_REG_CONFIG, 2)[0] & 0x80:

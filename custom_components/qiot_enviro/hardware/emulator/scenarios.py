@@ -8,7 +8,7 @@ chip addresses or fault details.
 import errno
 from collections.abc import Callable
 
-from ..bus import ADDR_ADS1015, ADDR_BME280, ADDR_LTR559
+from ..bus import ADDR_ADS1015, ADDR_BME280, ADDR_LTR559  # noqa: TID252 - keeps the hardware package relocatable
 from .board import Faults
 
 
