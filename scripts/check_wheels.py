@@ -108,7 +108,6 @@ def sdist_is_pure(pin: str, workdir: Path) -> bool:
             "--quiet",
             "--no-deps",
             "--no-binary=:all:",
-            "--no-build-isolation",
             "--dest",
             str(dest),
             pin,

@@ -1,16 +1,30 @@
 """End-to-end check: a real Home Assistant with the integration, driven over HTTP.
 
-It starts Home Assistant (``hass``) from the running venv with scripts/develop's
-configuration in a fresh folder, on a free port on this machine, onboards it and takes
-a token through the HTTP API as the frontend does, checks that the integration is
-offered under "Add integration" and adds it through the config-flow API, then stops
-everything it started, by process id. It prints one summary line with timings and
-exits non-zero on the first failed step.
+Steps, each timed:
+1. start Home Assistant (``hass`` from the running venv) with scripts/develop's
+   configuration plus ``prometheus:`` and ``recorder:``, in a fresh folder, on a free
+   port on 127.0.0.1;
+2. onboard it and take a token through the HTTP API, as the frontend does;
+3. add the integration through the config-flow API, choosing the simulated board, and
+   set the gas baseline to learn from 6 readings (options flow);
+4. see every expected entity with a numeric state in ``/api/states``, and the same
+   metrics in Prometheus' text format at ``/api/prometheus``;
+5. call ``notify.qiot_lcd`` through ``/api/services`` and fetch the LCD preview image:
+   it must show the message (compared with the renderer's picture) and differ from the
+   idle screen in the text area;
+6. inject a fault with the simulated board's ``qiot_enviro.simulate_fault`` action: the
+   particulate entities go unavailable, then come back after ``clear``;
+7. restart Home Assistant: the same entity ids, and the learned gas baseline is back
+   (the ratio sensors are numeric right away);
+8. stop everything it started, by process id, and print a one-line summary.
+It exits non-zero on the first failed step; the Home Assistant log stays in the
+artifacts folder.
 
 Usage: .venv/bin/python scripts/e2e.py [--keep] [--artifacts DIR]
 """
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -28,8 +42,33 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 DOMAIN = "qiot_enviro"
 START_TIMEOUT = 600.0
+DEVICE = "enviro_simulated"
+NUMERIC_SENSORS = (
+    "temperature",
+    "raw_temperature",
+    "atmospheric_pressure",
+    "humidity",
+    "dew_point",
+    "illuminance",
+    "proximity",
+    "oxidizing_gas_resistance",
+    "reducing_gas_resistance",
+    "nh3_gas_resistance",
+    "pm1",
+    "pm2_5",
+    "pm10",
+    "air_quality_index",
+    "cpu_temperature",
+)
+RATIO_SENSORS = ("oxidizing_gas_ratio", "reducing_gas_ratio", "nh3_gas_ratio")
+PARTICULATE_SENSORS = ("pm1", "pm2_5", "pm10", "air_quality_index", "air_quality")
+LEARN_SAMPLES = 6
+MESSAGE = "Hello from the end-to-end check"
+USERNAME = "e2e"
+PASSWORD = "e2e-password-123"  # noqa: S105 - a throwaway owner of a throwaway instance
 
 
 class E2EError(Exception):
@@ -80,6 +119,30 @@ class HomeAssistant:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=30)
+        self.process = None
+
+    def wait_running(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait until Home Assistant has finished starting (every component loaded)."""
+
+        def running() -> bool:
+            try:
+                return self.request("GET", "/api/config").get("state") == "RUNNING"
+            except urllib.error.HTTPError:
+                return False
+
+        wait_until("Home Assistant to finish starting", running, timeout)
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        """Return the states of the simulated board's entities by entity id."""
+        return {
+            state["entity_id"]: state
+            for state in self.request("GET", "/api/states")
+            if DEVICE in state["entity_id"]
+        }
+
+    def call(self, domain: str, service: str, data: dict[str, Any]) -> Any:
+        """Call an action through the REST API."""
+        return self.request("POST", f"/api/services/{domain}/{service}", data)
 
     def request(
         self,
@@ -124,6 +187,42 @@ class HomeAssistant:
                 return
         raise E2EError(f"no answer on port {self.port} after {timeout:.0f} s")
 
+    def login(self) -> None:
+        """Take a new token through the login flow, as the frontend does after a restart."""
+        flow = self.request(
+            "POST",
+            "/auth/login_flow",
+            {
+                "client_id": self.client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": self.client_id,
+            },
+            auth=False,
+        )
+        result = self.request(
+            "POST",
+            f"/auth/login_flow/{flow['flow_id']}",
+            {"client_id": self.client_id, "username": USERNAME, "password": PASSWORD},
+            auth=False,
+        )
+        if result.get("type") != "create_entry":
+            raise E2EError(f"login failed: {result}")
+        self._take_token(result["result"])
+
+    def _take_token(self, code: str) -> None:
+        """Exchange an authorization code for an access token."""
+        tokens = self.request(
+            "POST",
+            "/auth/token",
+            form={
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": self.client_id,
+            },
+            auth=False,
+        )
+        self.token = tokens["access_token"]
+
     def onboard(self) -> None:
         """Create the owner and take an access token, as the frontend does."""
         # Held open until bootstrap stage 2 (package installs) on a first start.
@@ -133,24 +232,14 @@ class HomeAssistant:
             {
                 "client_id": self.client_id,
                 "name": "E2E",
-                "username": "e2e",
-                "password": "e2e-password-123",
+                "username": USERNAME,
+                "password": PASSWORD,
                 "language": "en",
             },
             auth=False,
             timeout=START_TIMEOUT,
         )
-        tokens = self.request(
-            "POST",
-            "/auth/token",
-            form={
-                "grant_type": "authorization_code",
-                "code": result["auth_code"],
-                "client_id": self.client_id,
-            },
-            auth=False,
-        )
-        self.token = tokens["access_token"]
+        self._take_token(result["auth_code"])
         for step, body in (
             ("core_config", {}),
             ("analytics", {}),
@@ -180,6 +269,7 @@ def write_config(config_dir: Path, port: int) -> None:
     if not link.exists():
         link.symlink_to(ROOT / "custom_components" / DOMAIN)
     text = (ROOT / "config" / "configuration.yaml").read_text(encoding="utf-8")
+    text += "\nprometheus:\nrecorder:\n"
     http_config = Path(sys.executable).parent.parent / "lib"
     legacy_http = not any(
         http_config.glob("python3*/site-packages/homeassistant/components/http/config.py")
@@ -203,6 +293,137 @@ def add_integration(ha: HomeAssistant) -> dict[str, Any]:
     if flow["type"] != "create_entry":
         raise E2EError(f"config flow ended with {flow}")
     return dict(flow["result"])
+
+
+def set_options(ha: HomeAssistant, entry_id: str) -> None:
+    """Let the gas baseline learn from a few readings (options flow over HTTP)."""
+    flow = ha.request("POST", "/api/config/config_entries/options/flow", {"handler": entry_id})
+    answer = {field["name"]: field.get("default") for field in flow["data_schema"]}
+    answer["gas_learn_samples"] = LEARN_SAMPLES
+    done = ha.request("POST", f"/api/config/config_entries/options/flow/{flow['flow_id']}", answer)
+    if done["type"] != "create_entry":
+        raise E2EError(f"options flow ended with {done}")
+
+
+def numeric(state: dict[str, Any] | None) -> bool:
+    """Tell whether a state is a number."""
+    if state is None:
+        return False
+    try:
+        float(state["state"])
+    except ValueError:
+        return False
+    return True
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
+    """Poll check every second until it holds, or fail naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(1.0)
+    raise E2EError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def expected_entities(ha: HomeAssistant) -> dict[str, dict[str, Any]]:
+    """Wait for every numeric sensor, then check Prometheus exports each of them."""
+    wanted = [f"sensor.{DEVICE}_{name}" for name in NUMERIC_SENSORS]
+    wait_until(
+        "numeric states of " + ", ".join(wanted),
+        lambda: all(numeric(ha.states().get(entity_id)) for entity_id in wanted),
+        120,
+    )
+    metrics = ha.request("GET", "/api/prometheus").decode()
+    missing = [entity_id for entity_id in wanted if f'entity="{entity_id}"' not in metrics]
+    if missing:
+        raise E2EError(f"not in /api/prometheus: {missing}")
+    return ha.states()
+
+
+def preview(ha: HomeAssistant) -> Any:
+    """Return the LCD preview as a PIL image."""
+    from PIL import Image  # noqa: PLC0415 - the venv has Pillow; only this step needs it
+
+    state = ha.states()[f"image.{DEVICE}_lcd_preview"]
+    raw = ha.request("GET", state["attributes"]["entity_picture"])
+    return Image.open(io.BytesIO(raw)).convert("RGB")
+
+
+def message_on_lcd(ha: HomeAssistant, artifacts: Path) -> None:
+    """Show a message with notify.qiot_lcd and find it in the preview image."""
+    from PIL import ImageChops  # noqa: PLC0415
+
+    from custom_components.qiot_enviro.display.screens import render_message  # noqa: PLC0415
+
+    idle = preview(ha)
+    idle.save(artifacts / "lcd-idle.png")
+    ha.call("notify", "qiot_lcd", {"message": MESSAGE})
+    expected = render_message(MESSAGE)
+
+    def shows_message() -> bool:
+        picture = preview(ha)
+        picture.save(artifacts / "lcd-message.png")
+        difference = ImageChops.difference(picture, expected).getextrema()
+        return max(high for _low, high in difference) <= 8
+
+    wait_until("the message in the LCD preview", shows_message, 20)
+    text_area = (0, 10, 160, 70)
+    changed = ImageChops.difference(preview(ha).crop(text_area), idle.crop(text_area))
+    if changed.getbbox() is None:
+        raise E2EError("the LCD preview did not change in the text area")
+
+
+def particulate_fault(ha: HomeAssistant, entry_id: str) -> None:
+    """Silence the simulated PMS5003: PM entities go unavailable, then come back."""
+    entities = [f"sensor.{DEVICE}_{name}" for name in PARTICULATE_SENSORS]
+    ha.call(DOMAIN, "simulate_fault", {"config_entry_id": entry_id, "fault": "particulates_silent"})
+    wait_until(
+        "particulate entities unavailable",
+        lambda: all(ha.states()[e]["state"] == "unavailable" for e in entities),
+        90,
+    )
+    if ha.states()[f"sensor.{DEVICE}_temperature"]["state"] == "unavailable":
+        raise E2EError("a particulate fault made the temperature unavailable too")
+    ha.call(DOMAIN, "simulate_fault", {"config_entry_id": entry_id, "fault": "clear"})
+    wait_until(
+        "particulate entities back",
+        lambda: all(numeric(ha.states()[e]) for e in entities[:4]),
+        90,
+    )
+
+
+def learned_baseline(ha: HomeAssistant) -> None:
+    """Wait until the gas ratios are numeric: the baseline has been learned."""
+    ratios = [f"sensor.{DEVICE}_{name}" for name in RATIO_SENSORS]
+    wait_until(
+        "a learned gas baseline",
+        lambda: all(numeric(ha.states().get(e)) for e in ratios),
+        (LEARN_SAMPLES + 3) * 10,
+    )
+
+
+def restart(ha: HomeAssistant, before: set[str]) -> None:
+    """Restart Home Assistant; the same entities and the baseline must come back."""
+    ha.stop()
+    stored = list((ha.config_dir / ".storage").glob(f"{DOMAIN}.*.gas_baseline"))
+    if not stored or '"r0": null' in stored[0].read_text(encoding="utf-8"):
+        raise E2EError(f"no learned baseline stored at shutdown: {stored}")
+    ha.start()
+    ha.wait_for_port()
+    ha.login()
+    ha.wait_running()
+    ratios = [f"sensor.{DEVICE}_{name}" for name in RATIO_SENSORS]
+
+    def back() -> bool:
+        states = ha.states()
+        return set(states) >= before and all(numeric(states.get(e)) for e in ratios)
+
+    # The first cycle after setup already has ratios only if the baseline was restored.
+    wait_until("the same entities and the restored gas baseline", back, 60)
+    missing = before - set(ha.states())
+    if missing:
+        raise E2EError(f"entities missing after restart: {sorted(missing)}")
 
 
 def choose_input(flow: dict[str, Any]) -> dict[str, Any]:
@@ -235,8 +456,15 @@ def main() -> int:
         step("start Home Assistant", timings, ha.start)
         step("wait for the HTTP server", timings, ha.wait_for_port)
         step("onboard and take a token", timings, ha.onboard)
-        entry = step("add the integration", timings, lambda: add_integration(ha))
-        print(f"e2e: entry {entry.get('title')!r} created", flush=True)
+        step("wait until running", timings, ha.wait_running)
+        entry = step("add the simulated board", timings, lambda: add_integration(ha))
+        entry_id = entry["entry_id"]
+        step("set options", timings, lambda: set_options(ha, entry_id))
+        states = step("entities and Prometheus", timings, lambda: expected_entities(ha))
+        step("notify.qiot_lcd and preview", timings, lambda: message_on_lcd(ha, args.artifacts))
+        step("particulate fault and recovery", timings, lambda: particulate_fault(ha, entry_id))
+        step("learn the gas baseline", timings, lambda: learned_baseline(ha))
+        step("restart", timings, lambda: restart(ha, set(states)))
         ok = True
     except E2EError as err:
         print(f"e2e: FAILED: {err} (Home Assistant log: {log_path})", flush=True)

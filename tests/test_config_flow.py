@@ -70,7 +70,7 @@ async def test_no_board_offers_simulated(hass: HomeAssistant) -> None:
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "confirm"
     assert result["description_placeholders"]["model"] == "Enviro+ (simulated)"
-    assert "particulates" in result["description_placeholders"]["sensors"]
+    assert "PMS5003" in result["description_placeholders"]["sensors"]
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Enviro+ (simulated)"
@@ -85,7 +85,8 @@ async def test_simulated_plain_enviro(hass: HomeAssistant) -> None:
         result["flow_id"], {CONF_BOARD: BOARD_SIMULATED_ENVIRO, CONF_UART_PATH: "/dev/ttyAMA0"}
     )
     assert result["description_placeholders"]["model"] == "Enviro (simulated)"
-    assert "gas" not in result["description_placeholders"]["sensors"]
+    assert "MICS6814" not in result["description_placeholders"]["sensors"]
+    assert "PMS5003" not in result["description_placeholders"]["sensors"]
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].unique_id == SIM_IDENTITY[BOARD_SIMULATED_ENVIRO]
@@ -98,8 +99,8 @@ async def test_hardware_found_goes_to_confirm(hass: HomeAssistant, hardware: Emu
     assert result["step_id"] == "confirm"
     assert result["description_placeholders"] == {
         "model": "Enviro+",
-        "sensors": "temperature, humidity, pressure, gas, light, proximity, particulates",
-        "display": "yes",
+        "sensors": "BME280 (°C, %, hPa), MICS6814 (Ω), LTR559 (lx), PMS5003 (µg/m³)",
+        "display": "ST7735 160×80",
     }
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -1,6 +1,9 @@
 """Tests for the sensor entities: what exists, what it shows, and availability."""
 
+from collections.abc import Mapping
+import json
 import time
+from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
@@ -8,7 +11,7 @@ from homeassistant.const import STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.qiot_enviro.const import BOARD_SIMULATED, BOARD_SIMULATED_ENVIRO, DOMAIN
@@ -31,6 +34,11 @@ I2C_ENTITIES = (
 )
 
 
+def plain(mapping: Mapping[str, Any]) -> Any:
+    """Return a mapping as plain JSON values (enum keys become their strings)."""
+    return json.loads(json.dumps(dict(mapping), default=str))
+
+
 @pytest.mark.parametrize("board_kind", [BOARD_SIMULATED, BOARD_SIMULATED_ENVIRO])
 @pytest.mark.parametrize("platforms", [[Platform.SENSOR]])
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
@@ -41,9 +49,40 @@ async def test_entities(
     snapshot: SnapshotAssertion,
     init_integration: MockConfigEntry,
 ) -> None:
-    """Every entity of each board variant, with its state and registry entry."""
-    await snapshot_platform(hass, entity_registry, snapshot, init_integration.entry_id)
-    devices = dr.async_entries_for_config_entry(device_registry, init_integration.entry_id)
+    """Every entity of each board variant, with its state, registry entry and device.
+
+    Built from the fields a user sees, so that the snapshot holds for every supported
+    Home Assistant release (their registry objects differ in private details).
+    """
+    entities = {}
+    for entry in er.async_entries_for_config_entry(entity_registry, init_integration.entry_id):
+        state = hass.states.get(entry.entity_id)
+        assert state is not None
+        entities[entry.entity_id] = {
+            "unique_id": entry.unique_id,
+            "original_name": entry.original_name,
+            "translation_key": entry.translation_key,
+            "device_class": str(entry.original_device_class),
+            "unit": str(entry.unit_of_measurement),
+            "entity_category": str(entry.entity_category),
+            "disabled_by": str(entry.disabled_by),
+            "capabilities": plain(entry.capabilities or {}),
+            "options": plain(entry.options),
+            "state": state.state,
+            "attributes": plain(state.attributes),
+        }
+    assert entities == snapshot(name="entities")
+    devices = [
+        {
+            "identifiers": sorted(device.identifiers),
+            "manufacturer": device.manufacturer,
+            "model": device.model,
+            "name": device.name,
+            "serial_number": device.serial_number,
+            "sw_version": device.sw_version,
+        }
+        for device in dr.async_entries_for_config_entry(device_registry, init_integration.entry_id)
+    ]
     assert devices == snapshot(name="device")
 
 

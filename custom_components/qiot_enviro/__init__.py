@@ -1,6 +1,5 @@
 """The QIoT Enviro integration: a Pimoroni Enviro or Enviro+ board in Home Assistant."""
 
-from homeassistant.components.notify import legacy as hass_notify
 from homeassistant.const import CONF_NAME, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv
@@ -11,6 +10,7 @@ from homeassistant.loader import async_get_integration
 from .const import DOMAIN, LEGACY_NOTIFY_NAME
 from .coordinator import QiotEnviroConfigEntry, QiotEnviroCoordinator
 from .lcd import LcdController
+from .notify import async_unload_legacy_service
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -89,6 +89,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: QiotEnviroConfigEntry) 
     if unloaded:
         if entry.runtime_data.lcd is not None:
             await entry.runtime_data.lcd.async_stop()
-            await hass_notify.async_reload(hass, DOMAIN)
+            await async_unload_legacy_service(hass, entry.entry_id)
         await entry.runtime_data.async_close()
     return unloaded

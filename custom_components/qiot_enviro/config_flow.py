@@ -58,11 +58,12 @@ _I2C_ERRORS = {
     DeviceStatus.BUSY: "i2c_busy",
     DeviceStatus.ERROR: "i2c_error",
 }
-_GROUP_NAMES = {
-    "climate": "temperature, humidity, pressure",
-    "light": "light, proximity",
-    "gas": "gas",
-    "particulates": "particulates",
+# Chip names read the same in every language, unlike "temperature" or "yes".
+_GROUP_CHIPS = {
+    "climate": "BME280 (°C, %, hPa)",
+    "light": "LTR559 (lx)",
+    "gas": "MICS6814 (Ω)",
+    "particulates": "PMS5003 (µg/m³)",
 }
 
 
@@ -163,13 +164,13 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
         self._abort_if_unique_id_configured()
         if user_input is not None:
             return self.async_create_entry(title=_title(detection), data=self._data)
-        sensors = ", ".join(_GROUP_NAMES[group] for group in sorted(detection.groups))
+        sensors = ", ".join(_GROUP_CHIPS[group] for group in sorted(detection.groups))
         return self.async_show_form(
             step_id="confirm",
             description_placeholders={
                 "model": _title(detection),
                 "sensors": sensors or "-",
-                "display": "yes" if detection.has_display else "no",
+                "display": "ST7735 160×80" if detection.has_display else "—",
             },
         )
 

@@ -2,13 +2,15 @@
 
 from typing import Any, override
 
-from homeassistant.components.notify import (
+from homeassistant.components.notify import (  # type: ignore[attr-defined]
     ATTR_TITLE_DEFAULT,
     NotifyEntity,
     NotifyEntityDescription,
+    # Defined in the package before 2026.10 and in .const since; re-exported there.
+    NotifyEntityFeature,
 )
-from homeassistant.components.notify.const import ATTR_DATA, ATTR_TITLE, NotifyEntityFeature
-from homeassistant.components.notify.legacy import BaseNotificationService
+from homeassistant.components.notify.const import ATTR_DATA, ATTR_TITLE
+from homeassistant.components.notify.legacy import NOTIFY_SERVICES, BaseNotificationService
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
@@ -57,6 +59,15 @@ async def async_get_service(
     if discovery_info is None:
         return None
     return QiotLcdNotificationService(discovery_info["entry_id"])
+
+
+async def async_unload_legacy_service(hass: HomeAssistant, entry_id: str) -> None:
+    """Remove the legacy notify service of one board (others keep theirs)."""
+    services = hass.data.get(NOTIFY_SERVICES, {}).get(DOMAIN, [])
+    for service in [s for s in services if isinstance(s, QiotLcdNotificationService)]:
+        if service.entry_id == entry_id:
+            await service.async_unregister_services()
+            services.remove(service)
 
 
 class QiotLcdNotificationService(BaseNotificationService):

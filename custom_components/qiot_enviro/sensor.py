@@ -11,7 +11,6 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import (
-    CONCENTRATION_MICROGRAMS_PER_CUBIC_METER,
     LIGHT_LUX,
     PERCENTAGE,
     EntityCategory,
@@ -26,6 +25,15 @@ from .coordinator import QiotEnviroConfigEntry, QiotEnviroData
 from .derived import AirQualityCategory
 from .entity import QiotEnviroEntity
 from .hardware.models import SensorGroup
+
+try:  # Home Assistant 2026.10 and newer
+    from homeassistant.const import UnitOfDensity
+
+    MICROGRAMS_PER_CUBIC_METER: str = UnitOfDensity.MICROGRAMS_PER_CUBIC_METER
+except ImportError:  # 2026.3 to 2026.9: the constant deprecated since
+    from homeassistant.const import CONCENTRATION_MICROGRAMS_PER_CUBIC_METER
+
+    MICROGRAMS_PER_CUBIC_METER = CONCENTRATION_MICROGRAMS_PER_CUBIC_METER
 
 PARALLEL_UPDATES = 0
 
@@ -183,7 +191,7 @@ SENSORS: tuple[QiotEnviroSensorEntityDescription, ...] = (
         key="pm1",
         group=SensorGroup.PARTICULATES,
         device_class=SensorDeviceClass.PM1,
-        native_unit_of_measurement=CONCENTRATION_MICROGRAMS_PER_CUBIC_METER,
+        native_unit_of_measurement=MICROGRAMS_PER_CUBIC_METER,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_pm("pm1"),
     ),
@@ -191,7 +199,7 @@ SENSORS: tuple[QiotEnviroSensorEntityDescription, ...] = (
         key="pm25",
         group=SensorGroup.PARTICULATES,
         device_class=SensorDeviceClass.PM25,
-        native_unit_of_measurement=CONCENTRATION_MICROGRAMS_PER_CUBIC_METER,
+        native_unit_of_measurement=MICROGRAMS_PER_CUBIC_METER,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_pm("pm2_5"),
     ),
@@ -199,7 +207,7 @@ SENSORS: tuple[QiotEnviroSensorEntityDescription, ...] = (
         key="pm10",
         group=SensorGroup.PARTICULATES,
         device_class=SensorDeviceClass.PM10,
-        native_unit_of_measurement=CONCENTRATION_MICROGRAMS_PER_CUBIC_METER,
+        native_unit_of_measurement=MICROGRAMS_PER_CUBIC_METER,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_pm("pm10"),
     ),

@@ -19,9 +19,11 @@ def ink_box(image: Image.Image, bg: Color) -> tuple[int, int, int, int] | None:
 
 def dominant(image: Image.Image, box: tuple[int, int, int, int]) -> Color:
     """Return the most frequent colour inside ``box``."""
-    colors = image.crop(box).getcolors(maxcolors=box[2] * box[3] + 1) or []
-    _, color = max(colors)
-    return color
+    counts = image.crop(box).getcolors(maxcolors=box[2] * box[3] + 1) or []
+    _, color = max(counts)
+    assert isinstance(color, tuple)
+    red, green, blue = color
+    return (red, green, blue)
 
 
 def same(first: Image.Image, second: Image.Image) -> bool:

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from custom_components.qiot_enviro.display import (
     READINGS_PAGES,
@@ -15,6 +15,7 @@ from custom_components.qiot_enviro.display import (
     render_readings,
     render_startup,
 )
+from custom_components.qiot_enviro.display.layout import Box, Weight, draw_block, fit_text
 
 from .common import dominant, ink, same
 
@@ -77,6 +78,24 @@ def test_title_is_a_band_above_the_text() -> None:
     assert ink(with_title, BLACK, (0, 20, 160, 80)) > 100
 
 
+def _title_band(title: str, weight: Weight) -> Image.Image:
+    """Draw ``title`` on a white band as render_message does, in the given weight."""
+    image = Image.new("RGB", (160, 80))
+    ImageDraw.Draw(image).rectangle((0, 0, 159, 16), fill=(255, 255, 255))
+    band = Box(2, 0, 156, 17)
+    draw_block(image, fit_text(title, band, size=13, weight=weight), band, BLACK)
+    return image.crop(TOP_BAND)
+
+
+@pytest.mark.parametrize("title", ["Kitchen", "Météo à Besançon", "Ærøskøbing"])
+def test_title_is_set_in_medium(title: str) -> None:
+    """The title uses Roboto Medium, heavier than the body's Regular, accents and all."""
+    band = render_message("Body", title=title).crop(TOP_BAND)
+    assert same(band, _title_band(title, "medium"))
+    assert not same(band, _title_band(title, "regular"))
+    assert ink(band, (255, 255, 255)) > ink(_title_band(title, "regular"), (255, 255, 255))
+
+
 def test_long_title_is_cut_not_wrapped() -> None:
     """A long title stays one line in its band; the body keeps its room."""
     short = render_message("Body", title="Kitchen")
@@ -114,23 +133,31 @@ def test_readings_pages_differ() -> None:
             assert not same(page, other)
 
 
+def _only(page: int, value: float) -> Readings:
+    """Return readings with just the value that page ``page`` shows set to ``value``."""
+    return (
+        Readings(temperature=value),
+        Readings(humidity=value),
+        Readings(pm2_5=value),
+    )[page]
+
+
 @pytest.mark.parametrize(
-    ("page", "field", "first", "second"),
-    [(0, "temperature", 21.4, 23.9), (1, "humidity", 48.0, 71.0), (2, "pm2_5", 12.0, 88.0)],
+    ("page", "first", "second"), [(0, 21.4, 23.9), (1, 48.0, 71.0), (2, 12.0, 88.0)]
 )
-def test_readings_page_shows_its_value(page: int, field: str, first: float, second: float) -> None:
+def test_readings_page_shows_its_value(page: int, first: float, second: float) -> None:
     """A different value on a page changes the big value area of that page."""
-    one = render_readings(page, Readings(**{field: first}))
-    two = render_readings(page, Readings(**{field: second}))
+    one = render_readings(page, _only(page, first))
+    two = render_readings(page, _only(page, second))
     assert not same(one.crop(PAGE_VALUE_BOX), two.crop(PAGE_VALUE_BOX))
 
 
-@pytest.mark.parametrize(("page", "field"), [(0, "temperature"), (1, "humidity"), (2, "pm2_5")])
-def test_missing_value_shows_dashes(page: int, field: str) -> None:
+@pytest.mark.parametrize("page", range(READINGS_PAGES))
+def test_missing_value_shows_dashes(page: int) -> None:
     """A missing (or not-a-number) value shows "--", not an empty page and not a number."""
     missing = render_readings(page, Readings())
-    not_a_number = render_readings(page, Readings(**{field: float("nan")}))
-    known = render_readings(page, Readings(**{field: 20.0}))
+    not_a_number = render_readings(page, _only(page, float("nan")))
+    known = render_readings(page, _only(page, 20.0))
     assert same(missing, not_a_number)
     assert ink(missing, BLACK, PAGE_VALUE_BOX) > 20
     assert not same(missing.crop(PAGE_VALUE_BOX), known.crop(PAGE_VALUE_BOX))

@@ -185,7 +185,7 @@ def test_failing_sink_is_survived_and_logged_once_per_type(
         worker.submit(_frame(99))
         assert worker.flush(timeout=5)
     errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
-    assert [record.exc_info[0].__name__ for record in errors if record.exc_info] == logged
+    assert [type(record.exc_info[1]).__name__ for record in errors if record.exc_info] == logged
     assert worker.errors == len(failures)
     assert worker.frames == 1
     assert sink.numbers == [99]

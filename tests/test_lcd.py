@@ -1,0 +1,450 @@
+"""The LCD as a user sees it: the picture the emulated ST7735 rebuilds from the SPI bytes."""
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from http import HTTPStatus
+import io
+import time
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from PIL import Image, ImageChops
+import pytest
+
+from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.qiot_enviro.const import (
+    CONF_IDLE_SCREEN,
+    CONF_STARTUP_MESSAGE,
+    DOMAIN,
+)
+from custom_components.qiot_enviro.display.screens import (
+    Readings,
+    render_clock,
+    render_message,
+    render_readings,
+    render_startup,
+)
+from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.lcd import LcdController
+
+from .conftest import PINNED
+
+RGB565_LUT = (
+    [v & 0xF8 for v in range(256)] + [v & 0xFC for v in range(256)] + [v & 0xF8 for v in range(256)]
+)
+NOTIFY_ENTITY = "notify.enviro_simulated_lcd"
+TAP_ENTITY = "event.enviro_simulated_proximity_tap"
+BACKLIGHT = "switch.enviro_simulated_lcd_backlight"
+PREVIEW = "image.enviro_simulated_lcd_preview"
+
+
+def quantized(image: Image.Image) -> Image.Image:
+    """Return what an RGB565 panel can show of an image (5/6/5 bits per channel)."""
+    return image.convert("RGB").point(RGB565_LUT)
+
+
+def same_picture(shown: Image.Image, expected: Image.Image) -> bool:
+    """Tell whether the LCD shows the expected render (RGB565 rounding allowed)."""
+    difference = ImageChops.difference(quantized(shown), quantized(expected))
+    return max(high for _low, high in difference.getextrema()) <= 8
+
+
+def lcd_of(entry: MockConfigEntry) -> LcdController:
+    """Return the entry's LCD controller."""
+    lcd = entry.runtime_data.lcd
+    assert lcd is not None
+    return lcd
+
+
+def panel(entry: MockConfigEntry) -> EmulatedBoard:
+    """Return the entry's emulated board."""
+    simulator = entry.runtime_data.simulator
+    assert simulator is not None
+    return simulator
+
+
+async def settle(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Wait until every queued frame and backlight change reached the emulated panel."""
+    await hass.async_block_till_done()
+    await hass.async_add_executor_job(lcd_of(entry).worker.flush, 10.0)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+def options() -> dict[str, Any]:
+    """Return the entry options (no startup message, so actions show at once)."""
+    return {CONF_STARTUP_MESSAGE: False}
+
+
+@pytest.fixture
+async def lcd_entry(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, options: dict[str, Any]
+) -> MockConfigEntry:
+    """Set up a simulated Enviro+ with the given options."""
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(mock_config_entry, options=options)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await settle(hass, mock_config_entry)
+    return mock_config_entry
+
+
+@pytest.mark.parametrize("options", [{}])
+async def test_startup_message_then_readings(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """The startup screen shows the version, then the readings pages take over."""
+    version = lcd_entry.runtime_data.version or ""
+    assert same_picture(panel(lcd_entry).lcd.picture(), render_startup(version))
+    freezer.tick(6)
+    async_fire_time_changed(hass)
+    await settle(hass, lcd_entry)
+    data = lcd_entry.runtime_data.data
+    readings = Readings(
+        temperature=data.temperature,
+        humidity=data.humidity,
+        pm2_5=PINNED["pm2_5"],
+        aqi=data.air_quality_index,
+        aqi_category="moderate",
+    )
+    assert same_picture(panel(lcd_entry).lcd.picture(), render_readings(0, readings))
+    freezer.tick(5)
+    async_fire_time_changed(hass)
+    await settle(hass, lcd_entry)
+    assert same_picture(panel(lcd_entry).lcd.picture(), render_readings(1, readings))
+
+
+async def test_legacy_notify_with_title_and_data(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry
+) -> None:
+    """notify.qiot_lcd draws the message with its title and colours."""
+    await hass.services.async_call(
+        "notify",
+        "qiot_lcd",
+        {
+            "message": "Dinner is ready",
+            "title": "Kitchen",
+            "data": {"duration": 0, "color": [255, 255, 0], "background": "navy"},
+        },
+        blocking=True,
+    )
+    await settle(hass, lcd_entry)
+    expected = render_message("Dinner is ready", title="Kitchen", fg=(255, 255, 0), bg=(0, 0, 128))
+    assert same_picture(panel(lcd_entry).lcd.picture(), expected)
+
+
+async def test_notify_entity_send_message(hass: HomeAssistant, lcd_entry: MockConfigEntry) -> None:
+    """notify.send_message with a title draws both."""
+    await hass.services.async_call(
+        "notify",
+        "send_message",
+        {"entity_id": NOTIFY_ENTITY, "message": "Window open", "title": "Bedroom"},
+        blocking=True,
+    )
+    await settle(hass, lcd_entry)
+    expected = render_message("Window open", title="Bedroom")
+    assert same_picture(panel(lcd_entry).lcd.picture(), expected)
+    state = hass.states.get(NOTIFY_ENTITY)
+    assert state is not None
+    assert state.state != "unknown"
+
+
+async def show(hass: HomeAssistant, entry: MockConfigEntry, **fields: Any) -> None:
+    """Call qiot_enviro.show_message for the entry."""
+    await hass.services.async_call(
+        DOMAIN,
+        "show_message",
+        {"config_entry_id": entry.entry_id, **fields},
+        blocking=True,
+    )
+
+
+async def test_show_message_all_options(hass: HomeAssistant, lcd_entry: MockConfigEntry) -> None:
+    """The action takes text and background colours and a fixed size."""
+    await show(
+        hass,
+        lcd_entry,
+        message="Fixed size text",
+        title="Note",
+        duration=0,
+        color=[0, 0, 0],
+        background=[255, 255, 255],
+        size="20",
+    )
+    await settle(hass, lcd_entry)
+    expected = render_message(
+        "Fixed size text", title="Note", fg=(0, 0, 0), bg=(255, 255, 255), size=20
+    )
+    assert same_picture(panel(lcd_entry).lcd.picture(), expected)
+    assert not same_picture(panel(lcd_entry).lcd.picture(), render_message("Fixed size text"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "key", "field"),
+    [
+        ({"message": ""}, "empty_message", "message"),
+        ({"message": "  \n\t "}, "empty_message", "message"),
+        ({"message": "\x00\x01\x1b"}, "empty_message", "message"),
+        ({"message": "x" * 1001}, "message_too_long", "message"),
+        ({"message": 42}, "empty_message", "message"),
+        ({"message": "hi", "title": ["a"]}, "invalid_title", "title"),
+        ({"message": "hi", "duration": -1}, "invalid_duration", "duration"),
+        ({"message": "hi", "duration": "soon"}, "invalid_duration", "duration"),
+        ({"message": "hi", "duration": 10**9}, "invalid_duration", "duration"),
+        ({"message": "hi", "color": [300, 0, 0]}, "invalid_color", "color"),
+        ({"message": "hi", "color": "not-a-colour"}, "invalid_color", "color"),
+        ({"message": "hi", "background": [1, 2]}, "invalid_color", "background"),
+        ({"message": "hi", "size": "100"}, "invalid_size", "size"),
+        ({"message": "hi", "size": "huge"}, "invalid_size", "size"),
+    ],
+)
+async def test_show_message_rejects_bad_input(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, fields: dict[str, Any], key: str, field: str
+) -> None:
+    """Bad input gets a translated error that names the field, and the LCD is unchanged."""
+    before = panel(lcd_entry).lcd.picture()
+    with pytest.raises(ServiceValidationError) as err:
+        await show(hass, lcd_entry, **fields)
+    assert err.value.translation_key == key
+    assert err.value.translation_placeholders is not None
+    assert err.value.translation_placeholders["field"] == field
+    await settle(hass, lcd_entry)
+    assert same_picture(panel(lcd_entry).lcd.picture(), before)
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"blink": True}, "unknown_option"),
+        ({"color": "nope"}, "invalid_color"),
+    ],
+)
+async def test_legacy_notify_rejects_bad_data(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, data: dict[str, Any], key: str
+) -> None:
+    """An unknown or invalid option in data is refused with a translated error."""
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            "notify", "qiot_lcd", {"message": "hi", "data": data}, blocking=True
+        )
+    assert err.value.translation_key == key
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Température élevée à Besançon",
+        "שלום עולם",
+        "مرحبا بالعالم",
+        "空気の質が悪いです",
+        "Party time 🎉🎈 now",
+    ],
+)
+async def test_any_script_is_survived(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, text: str
+) -> None:
+    """Accents, right-to-left, CJK and emoji draw something and never crash the worker."""
+    await show(hass, lcd_entry, message=text, duration=0)
+    await settle(hass, lcd_entry)
+    picture = panel(lcd_entry).lcd.picture()
+    assert picture.getbbox() is not None
+    assert lcd_of(lcd_entry).worker.errors == 0
+
+
+async def test_control_characters_are_stripped(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry
+) -> None:
+    """Control characters in a message do not reach the screen."""
+    await show(hass, lcd_entry, message="Hello\x07 \x1bWorld", duration=0)
+    await settle(hass, lcd_entry)
+    with_controls = panel(lcd_entry).lcd.picture()
+    await show(hass, lcd_entry, message="Hello World", duration=0)
+    await settle(hass, lcd_entry)
+    assert same_picture(with_controls, panel(lcd_entry).lcd.picture())
+
+
+async def test_message_times_out_to_idle(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A message with a duration goes back to the idle screen when it ends."""
+    await show(hass, lcd_entry, message="Short", duration=5)
+    await settle(hass, lcd_entry)
+    assert same_picture(panel(lcd_entry).lcd.picture(), render_message("Short"))
+    freezer.tick(4)
+    async_fire_time_changed(hass)
+    await settle(hass, lcd_entry)
+    assert same_picture(panel(lcd_entry).lcd.picture(), render_message("Short"))
+    freezer.tick(2)
+    async_fire_time_changed(hass)
+    await settle(hass, lcd_entry)
+    assert not same_picture(panel(lcd_entry).lcd.picture(), render_message("Short"))
+    assert lcd_of(lcd_entry).message is None
+
+
+async def test_dismiss_action(hass: HomeAssistant, lcd_entry: MockConfigEntry) -> None:
+    """dismiss_message ends a message that would stay until dismissed."""
+    await show(hass, lcd_entry, message="Stays", duration=0)
+    await settle(hass, lcd_entry)
+    await hass.services.async_call(
+        DOMAIN, "dismiss_message", {"config_entry_id": lcd_entry.entry_id}, blocking=True
+    )
+    await settle(hass, lcd_entry)
+    assert lcd_of(lcd_entry).message is None
+    assert not same_picture(panel(lcd_entry).lcd.picture(), render_message("Stays"))
+
+
+@pytest.mark.parametrize("options", [{CONF_STARTUP_MESSAGE: False, CONF_IDLE_SCREEN: "clock"}])
+async def test_clock_idle_screen(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """The clock idle screen shows the time and follows it minute by minute."""
+    now = dt_util.now()
+    assert same_picture(panel(lcd_entry).lcd.picture(), render_clock(now))
+    later = now + timedelta(minutes=1, seconds=1)
+    freezer.move_to(later)
+    async_fire_time_changed(hass, later)
+    await settle(hass, lcd_entry)
+    assert same_picture(panel(lcd_entry).lcd.picture(), render_clock(later))
+    assert not same_picture(panel(lcd_entry).lcd.picture(), render_clock(now))
+
+
+@pytest.mark.parametrize("options", [{CONF_STARTUP_MESSAGE: False, CONF_IDLE_SCREEN: "off"}])
+async def test_off_idle_screen(hass: HomeAssistant, lcd_entry: MockConfigEntry) -> None:
+    """The "off" idle screen switches the backlight off; a message switches it on."""
+    assert not panel(lcd_entry).lcd.backlight
+    state = hass.states.get(BACKLIGHT)
+    assert state is not None
+    assert state.state == STATE_OFF
+    await show(hass, lcd_entry, message="Wake up", duration=0)
+    await settle(hass, lcd_entry)
+    assert panel(lcd_entry).lcd.backlight
+    state = hass.states.get(BACKLIGHT)
+    assert state is not None
+    assert state.state == STATE_ON
+
+
+async def test_backlight_switch(hass: HomeAssistant, lcd_entry: MockConfigEntry) -> None:
+    """The backlight entity switches the panel's backlight line."""
+    await hass.services.async_call("switch", "turn_off", {"entity_id": BACKLIGHT}, blocking=True)
+    await settle(hass, lcd_entry)
+    await hass.async_add_executor_job(time.sleep, 0.05)
+    assert not panel(lcd_entry).lcd.backlight
+    assert panel(lcd_entry).lcd.picture().getbbox() is None
+    await hass.services.async_call("switch", "turn_on", {"entity_id": BACKLIGHT}, blocking=True)
+    await settle(hass, lcd_entry)
+    await hass.async_add_executor_job(time.sleep, 0.05)
+    assert panel(lcd_entry).lcd.backlight
+
+
+async def wait_for(hass: HomeAssistant, condition: Callable[[], bool]) -> bool:
+    """Poll a condition for up to 3 s of real time (threads run in real time)."""
+    for _ in range(60):
+        if condition():
+            return True
+        await hass.async_add_executor_job(time.sleep, 0.05)
+        await hass.async_block_till_done()
+    return condition()
+
+
+async def test_tap_dismisses_and_fires_event(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry
+) -> None:
+    """A hand over the sensor dismisses the message and fires the tap event once."""
+    await show(hass, lcd_entry, message="Tap me", duration=0)
+    await settle(hass, lcd_entry)
+    events: list[str] = []
+    lcd_of(lcd_entry).add_tap_listener(lambda: events.append("tap"))
+    env = panel(lcd_entry).env
+    env.set(proximity=1900)
+    assert await wait_for(hass, lambda: bool(events))
+    await hass.async_add_executor_job(time.sleep, 0.3)
+    env.set(proximity=10)
+    await hass.async_block_till_done()
+    assert events == ["tap"]
+    state = hass.states.get(TAP_ENTITY)
+    assert state is not None
+    assert state.attributes["event_type"] == "tap"
+    assert lcd_of(lcd_entry).message is None
+
+
+async def test_burst_of_calls_newest_wins(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """1,000 concurrent calls return, the last one is shown, and polling goes on."""
+    coordinator = lcd_entry.runtime_data
+    await asyncio.gather(
+        *(show(hass, lcd_entry, message=f"Message {n}", duration=0) for n in range(1000))
+    )
+    await settle(hass, lcd_entry)
+    assert same_picture(panel(lcd_entry).lcd.picture(), render_message("Message 999"))
+    frames = lcd_of(lcd_entry).worker.frames
+    assert frames < 1000
+    before = len(coordinator.cycle_durations)
+    freezer.tick(coordinator.update_interval)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(coordinator.cycle_durations) == before + 1
+    assert coordinator.last_update_success
+
+
+async def test_preview_image_shows_the_panel(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, hass_client: ClientSessionGenerator
+) -> None:
+    """The image entity serves what the emulated panel shows, and changes with it."""
+    await show(hass, lcd_entry, message="Preview", duration=0)
+    await settle(hass, lcd_entry)
+    client = await hass_client()
+    response = await client.get(f"/api/image_proxy/{PREVIEW}")
+    assert response.status == HTTPStatus.OK
+    picture = Image.open(io.BytesIO(await response.read()))
+    assert picture.size == (160, 80)
+    assert same_picture(picture.convert("RGB"), panel(lcd_entry).lcd.picture())
+    assert same_picture(picture.convert("RGB"), render_message("Preview"))
+
+
+async def test_spi_fault_is_survived(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SPI errors fail frames quietly (logged once); the next message after recovery shows."""
+    panel(lcd_entry).faults.spi_error()
+    for n in range(3):
+        await show(hass, lcd_entry, message=f"Lost {n}", duration=0)
+        await settle(hass, lcd_entry)
+    assert lcd_of(lcd_entry).worker.errors >= 1
+    panel(lcd_entry).faults.clear()
+    await show(hass, lcd_entry, message="Back", duration=0)
+    await settle(hass, lcd_entry)
+    assert same_picture(panel(lcd_entry).lcd.picture(), render_message("Back"))
+
+
+async def test_unload_turns_the_lcd_off(hass: HomeAssistant, lcd_entry: MockConfigEntry) -> None:
+    """Unloading blanks the panel, switches the backlight off and removes notify.qiot_lcd."""
+    simulator = panel(lcd_entry)
+    await show(hass, lcd_entry, message="Bye", duration=0)
+    await settle(hass, lcd_entry)
+    assert await hass.config_entries.async_unload(lcd_entry.entry_id)
+    await hass.async_block_till_done()
+    assert not simulator.lcd.backlight
+    assert simulator.lcd.picture().getbbox() is None
+    assert not hass.services.has_service("notify", "qiot_lcd")
+    with pytest.raises(ServiceValidationError) as err:
+        await show(hass, lcd_entry, message="Nobody home")
+    assert err.value.translation_key == "entry_not_loaded"
+
+
+async def test_legacy_notify_survives_reload(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry
+) -> None:
+    """After a reload notify.qiot_lcd is there again and reaches the new board."""
+    assert await hass.config_entries.async_reload(lcd_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.services.has_service("notify", "qiot_lcd")
+    await hass.services.async_call("notify", "qiot_lcd", {"message": "Again"}, blocking=True)
+    await settle(hass, lcd_entry)
+    assert same_picture(panel(lcd_entry).lcd.picture(), render_message("Again"))
