@@ -100,7 +100,7 @@ async def test_hardware_found_goes_to_confirm(hass: HomeAssistant, hardware: Emu
     assert result["description_placeholders"] == {
         "model": "Enviro+",
         "sensors": "BME280 (°C, %, hPa), MICS6814 (Ω), LTR559 (lx), PMS5003 (µg/m³)",
-        "display": "ST7735 160×80",
+        "display": "ST7735 160x80",
     }
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -1,21 +1,20 @@
 """The LCD as a user sees it: the picture the emulated ST7735 rebuilds from the SPI bytes."""
 
 import asyncio
+import io
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from http import HTTPStatus
-import io
-import time
 from typing import Any
 
-from freezegun.api import FrozenDateTimeFactory
-from PIL import Image, ImageChops
 import pytest
-
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
+from PIL import Image, ImageChops
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 

@@ -1,8 +1,8 @@
 """Tests for the sensor entities: what exists, what it shows, and availability."""
 
-from collections.abc import Mapping
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pytest

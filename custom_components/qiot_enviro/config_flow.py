@@ -170,7 +170,7 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={
                 "model": _title(detection),
                 "sensors": sensors or "-",
-                "display": "ST7735 160×80" if detection.has_display else "—",
+                "display": "ST7735 160x80" if detection.has_display else "—",
             },
         )
 
