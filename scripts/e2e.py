@@ -180,7 +180,9 @@ class HomeAssistant:
             if self.process is not None and self.process.poll() is not None:
                 raise E2EError(f"Home Assistant exited with {self.process.returncode}")
             try:
-                self.request("GET", "/api/onboarding", auth=False, timeout=5)
+                self.request("GET", "/api/", auth=False, timeout=5)
+            except urllib.error.HTTPError:
+                return  # any HTTP answer (401 before a token) means the server is up
             except urllib.error.URLError, ConnectionError, TimeoutError:
                 time.sleep(0.5)
             else:

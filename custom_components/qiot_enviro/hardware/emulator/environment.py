@@ -61,6 +61,14 @@ class EnvironmentValues:
 
 _MAX_KNOTS = 4096
 
+_HEATING_FACTOR = 2.25
+
+
+def _saturation(temperature: float) -> float:
+    """Return the saturation vapour pressure over water in hPa (Magnus)."""
+    return 6.1094 * math.exp(17.625 * temperature / (243.04 + temperature))
+
+
 FIELD_NAMES = frozenset(f.name for f in fields(EnvironmentValues))
 _COUNT_NAMES = frozenset(name for name, _, _ in _COUNTS_PER_UG)
 
@@ -144,11 +152,17 @@ class Environment:
         hour = (self._start_hour + t / 3600.0) % 24.0
         # Warmest mid-afternoon, coolest before dawn.
         daily = math.cos((hour - 15.0) / 24.0 * 2.0 * math.pi)
-        temperature = 20.5 + 2.0 * daily + 0.4 * self._noise("temperature", t, 600.0)
+        room = 20.5 + 2.0 * daily + 0.4 * self._noise("temperature", t, 600.0)
+        cpu = room + 22.0 + 4.0 * self._noise("cpu", t, 120.0)
+        # The BME280 sits on the Pi: its air is warmed by the CPU. Modelled so that the
+        # usual correction (factor 2.25) gives the room back.
+        temperature = (_HEATING_FACTOR * room + cpu) / (_HEATING_FACTOR + 1.0)
         pressure = 1013.0 + 6.0 * self._noise("pressure", t, 6 * 3600.0)
         pressure += 0.05 * self._noise("pressure-fast", t, 120.0)
         # Relative humidity falls as the room warms up.
-        humidity = 45.0 - 4.0 * daily + 5.0 * self._noise("humidity", t, 1800.0)
+        room_humidity = 45.0 - 4.0 * daily + 5.0 * self._noise("humidity", t, 1800.0)
+        # Same water vapour, warmer air: lower relative humidity at the sensor.
+        humidity = room_humidity * _saturation(room) / _saturation(temperature)
         daylight = max(0.0, math.sin((hour - 6.0) / 12.0 * math.pi)) if 6 <= hour <= 18 else 0.0
         cloud = 0.75 + 0.25 * self._noise("cloud", t, 300.0)
         lux = 400.0 * daylight * cloud + (30.0 if 18 <= hour <= 23 else 0.0)
@@ -163,7 +177,6 @@ class Environment:
         pm2_5 = max(0, round(pm2_5_f))
         pm1 = max(0, round(pm2_5_f * 0.65))
         pm10 = max(pm2_5, round(pm2_5_f * 1.4 + 1.0))
-        cpu = temperature + 22.0 + 4.0 * self._noise("cpu", t, 120.0)
         return EnvironmentValues(
             temperature=round(temperature, 3),
             pressure=round(pressure, 3),
