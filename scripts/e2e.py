@@ -1,9 +1,9 @@
 """End-to-end check: a real Home Assistant with the integration, driven over HTTP.
 
 Steps, each timed:
-1. start Home Assistant (``hass`` from the running venv) with scripts/develop's
-   configuration plus ``prometheus:`` and ``recorder:``, in a fresh folder, on a free
-   port on 127.0.0.1;
+1. start Home Assistant with ``scripts/develop`` (the Home Assistant of the venv that
+   runs this script) and its configuration plus ``prometheus:`` and ``recorder:``, in a
+   fresh folder, on a free port;
 2. onboard it and take a token through the HTTP API, as the frontend does;
 3. add the integration through the config-flow API, choosing the simulated board, and
    set the gas baseline to learn from 6 readings (options flow);
@@ -99,10 +99,15 @@ class HomeAssistant:
         """Start hass in its own session so that stopping it reaches no one else."""
         env = dict(os.environ)
         env["SETUP_PORT"] = str(self.port)
-        hass = Path(sys.executable).with_name("hass")
+        env["QIOT_CONFIG_DIR"] = str(self.config_dir)
+        # scripts/develop itself (it execs hass, so the process id is Home Assistant's),
+        # with the Home Assistant of the venv running this script.
+        command = [str(ROOT / "scripts" / "develop")]
+        if Path(sys.prefix).name == ".venv-oldest":
+            command.append("--oldest")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(hass), "-c", str(self.config_dir)],
+                command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

@@ -6,7 +6,7 @@ to Home Assistant; the emulator and the drivers keep real time, as hardware does
 """
 
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, override
 from unittest.mock import PropertyMock, patch
 
 import freezegun
@@ -29,7 +29,11 @@ from custom_components.qiot_enviro.const import (
     UPDATE_INTERVAL,
 )
 from custom_components.qiot_enviro.hardware.bus import DEFAULT_UART
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard, create_simulated
+from custom_components.qiot_enviro.hardware.emulator.board import (
+    EmulatedBoard,
+    EmulatedBusProvider,
+    create_simulated,
+)
 from custom_components.qiot_enviro.hardware.models import Variant
 
 freezegun.configure(
@@ -165,3 +169,22 @@ def entity_registry_enabled_by_default() -> Generator[None]:
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Serialize Home Assistant objects (states, registry entries) stably."""
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+class PiBuses(EmulatedBusProvider):
+    """The emulated buses standing in for a Raspberry Pi's device nodes."""
+
+    @property
+    @override
+    def simulated(self) -> bool:
+        """Present the emulator as real hardware, as a Pi with an Enviro+ would be."""
+        return False
+
+
+@pytest.fixture
+def hardware() -> Generator[EmulatedBoard]:
+    """Make the Pi's buses answer like an Enviro+ (the emulator behind the provider)."""
+    board = create_simulated(seed=41, frame_interval=0.02)
+    board.env.set(**PINNED)
+    with patch.object(coordinator_module, "LinuxBusProvider", lambda: PiBuses(board)):
+        yield board

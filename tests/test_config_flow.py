@@ -1,7 +1,5 @@
 """Tests for the config flow, the reconfigure flow and the options flow."""
 
-from collections.abc import Generator
-from typing import override
 from unittest.mock import patch
 
 import pytest
@@ -11,7 +9,6 @@ from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.qiot_enviro import config_flow as config_flow_module
-from custom_components.qiot_enviro import coordinator as coordinator_module
 from custom_components.qiot_enviro.const import (
     BOARD_HARDWARE,
     BOARD_SIMULATED,
@@ -29,33 +26,10 @@ from custom_components.qiot_enviro.const import (
     DOMAIN,
 )
 from custom_components.qiot_enviro.hardware.bus import ADDR_ADS1015, ADDR_BME280, ADDR_LTR559
-from custom_components.qiot_enviro.hardware.emulator.board import (
-    EmulatedBoard,
-    EmulatedBusProvider,
-    create_simulated,
-)
+from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
 from custom_components.qiot_enviro.hardware.models import BusDevice
 
 from .conftest import PINNED, SIM_IDENTITY
-
-
-class PiBuses(EmulatedBusProvider):
-    """The emulated buses standing in for a Raspberry Pi's device nodes."""
-
-    @property
-    @override
-    def simulated(self) -> bool:
-        """Present the emulator as real hardware, as a Pi with an Enviro+ would be."""
-        return False
-
-
-@pytest.fixture
-def hardware() -> Generator[EmulatedBoard]:
-    """Make the Pi's buses answer like an Enviro+ (the emulator behind the provider)."""
-    board = create_simulated(seed=41, frame_interval=0.02)
-    board.env.set(**PINNED)
-    with patch.object(coordinator_module, "LinuxBusProvider", lambda: PiBuses(board)):
-        yield board
 
 
 async def test_no_board_offers_simulated(hass: HomeAssistant) -> None:

@@ -5,10 +5,12 @@ from collections.abc import Callable
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.qiot_enviro.const import CONF_GAS_LEARN_SAMPLES
+from custom_components.qiot_enviro.const import CONF_GAS_LEARN_SAMPLES, DOMAIN
 from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
 from custom_components.qiot_enviro.hardware.models import BusDevice
 
@@ -45,6 +47,15 @@ async def test_board_not_answering_retries_setup(
     assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
     assert simulators
     assert all(board.open_resources() == NOTHING_OPEN for board in simulators)
+    issue_id = f"{mock_config_entry.entry_id}_i2c_missing"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+
+    # I2C enabled again: the retry succeeds and the repair goes away.
+    on_new_board.clear()
+    assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 
 async def test_reload_twenty_times(
@@ -116,3 +127,15 @@ async def test_calibrate_button_restarts_learning(
     state = hass.states.get("sensor.enviro_simulated_nh3_gas_ratio")
     assert state is not None
     assert state.state == "unknown"
+
+
+async def test_stop_turns_off_and_releases(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """When Home Assistant stops, the LCD goes dark and the hardware is released."""
+    simulator = init_integration.runtime_data.simulator
+    assert simulator is not None
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert simulator.open_resources() == NOTHING_OPEN
+    assert not simulator.lcd.backlight

@@ -19,8 +19,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.qiot_enviro.const import (
+    BOARD_HARDWARE,
+    CONF_BOARD,
     CONF_IDLE_SCREEN,
     CONF_STARTUP_MESSAGE,
+    CONF_UART_PATH,
     DOMAIN,
 )
 from custom_components.qiot_enviro.display.screens import (
@@ -32,6 +35,7 @@ from custom_components.qiot_enviro.display.screens import (
 )
 from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
 from custom_components.qiot_enviro.lcd import LcdController
+from custom_components.qiot_enviro.notify import async_get_service
 
 from .conftest import PINNED
 
@@ -447,3 +451,67 @@ async def test_legacy_notify_survives_reload(
     await hass.services.async_call("notify", "qiot_lcd", {"message": "Again"}, blocking=True)
     await settle(hass, lcd_entry)
     assert same_picture(panel(lcd_entry).lcd.picture(), render_message("Again"))
+
+
+async def test_legacy_notify_service_of_a_gone_board(hass: HomeAssistant) -> None:
+    """A legacy service whose board is gone refuses with a translated error."""
+    assert await async_get_service(hass, {}, None) is None
+    service = await async_get_service(hass, {}, {"entry_id": "gone", "name": "qiot_lcd"})
+    assert service is not None
+    service.hass = hass
+    with pytest.raises(ServiceValidationError) as err:
+        await service.async_send_message("hi")
+    assert err.value.translation_key == "lcd_unavailable"
+
+
+async def test_tap_on_idle_screen_shows_next_page(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry
+) -> None:
+    """A tap without a message moves to the next readings page and fires the event."""
+    lcd = lcd_of(lcd_entry)
+    page = lcd.idle_page
+    lcd.tap()
+    await settle(hass, lcd_entry)
+    assert lcd.idle_page == (page + 1) % 3
+    state = hass.states.get(TAP_ENTITY)
+    assert state is not None
+    assert state.attributes["event_type"] == "tap"
+
+
+async def test_backlight_fault_is_survived(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A board that cannot switch the backlight any more is logged, not raised."""
+    board = lcd_entry.runtime_data.board
+    await hass.async_add_executor_job(board.close)
+    lcd_of(lcd_entry).set_backlight(False)
+    assert await wait_for(hass, lambda: "Could not switch the LCD backlight" in caplog.text)
+    assert await hass.config_entries.async_reload(lcd_entry.entry_id)
+    await settle(hass, lcd_entry)
+    assert panel(lcd_entry).lcd.backlight
+
+
+async def test_lcd_on_real_hardware_path(hass: HomeAssistant, hardware: EmulatedBoard) -> None:
+    """On a Pi (no emulator to ask) the preview is the frame that was sent."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Enviro+",
+        data={CONF_BOARD: BOARD_HARDWARE, CONF_UART_PATH: "/dev/ttyAMA0"},
+        options={CONF_STARTUP_MESSAGE: False},
+        unique_id=hardware.identity,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await settle(hass, entry)
+    assert entry.runtime_data.simulator is None
+    await show(hass, entry, message="Real", duration=0)
+    await settle(hass, entry)
+    lcd = lcd_of(entry)
+    assert lcd.preview is not None
+    assert same_picture(Image.open(io.BytesIO(lcd.preview)).convert("RGB"), render_message("Real"))
+    lcd.set_backlight(False)
+    await settle(hass, entry)
+    await hass.async_add_executor_job(time.sleep, 0.05)
+    await hass.async_block_till_done()
+    assert Image.open(io.BytesIO(lcd.preview)).getbbox() is None
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -187,3 +187,20 @@ async def test_missing_gas_sensor_only_affects_gas(
     gas = hass.states.get("sensor.enviro_simulated_reducing_gas_resistance")
     assert gas is not None
     assert gas.state != STATE_UNAVAILABLE
+
+
+async def test_board_gone_makes_entities_unavailable(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A board that can no longer be read: every entity unavailable, logged once."""
+    await hass.async_add_executor_job(init_integration.runtime_data.board.close)
+    for _ in range(2):
+        await async_next_cycle(hass, freezer)
+    for entity_id in (*I2C_ENTITIES, *PM_ENTITIES):
+        state = hass.states.get(entity_id)
+        assert state is not None
+        assert state.state == STATE_UNAVAILABLE, entity_id
+    assert caplog.text.count("Error fetching qiot_enviro data") == 1

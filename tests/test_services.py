@@ -1,11 +1,15 @@
 """The simulate_fault action refuses what it cannot do, with translated errors."""
 
+from collections.abc import Callable
+
 import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.qiot_enviro.const import BOARD_HARDWARE, CONF_BOARD, DOMAIN
+from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.hardware.models import BusDevice
 
 
 async def test_unknown_entry(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
@@ -47,3 +51,24 @@ async def test_real_hardware_refuses_simulated_faults(
         )
     assert err.value.translation_key == "not_simulated"
     assert init_integration.data[CONF_BOARD] != BOARD_HARDWARE
+
+
+async def test_show_message_without_lcd(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    on_new_board: list[Callable[[EmulatedBoard], None]],
+) -> None:
+    """A board without SPI has no LCD: the action says so instead of failing silently."""
+    on_new_board.append(lambda board: board.faults.missing_device(BusDevice.SPI))
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert not hass.services.has_service("notify", "qiot_lcd")
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "show_message",
+            {"config_entry_id": mock_config_entry.entry_id, "message": "hi"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "lcd_unavailable"

@@ -178,6 +178,10 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
                 self.hass.async_add_executor_job(self.board.close)
             raise
         except BoardNotFoundError as err:
+            # Say which bus is missing (e.g. I2C disabled after an OS update); the
+            # repair clears once a later setup attempt finds the bus again.
+            self.probes = dict(err.detection.devices)
+            self._update_bus_issues()
             raise UpdateFailed(
                 translation_domain=DOMAIN, translation_key="board_not_found"
             ) from err

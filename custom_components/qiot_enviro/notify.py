@@ -95,13 +95,8 @@ class QiotLcdNotificationService(BaseNotificationService):
         title = kwargs.get(ATTR_TITLE)
         if title == ATTR_TITLE_DEFAULT:
             title = None
+        # The notify schema has already checked that data is a mapping.
         data = kwargs.get(ATTR_DATA) or {}
-        if not isinstance(data, dict):
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_data",
-                translation_placeholders={"field": "data"},
-            )
         unknown = set(data) - {"duration", "color", "background", "size"}
         if unknown:
             raise ServiceValidationError(

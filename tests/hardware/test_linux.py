@@ -1,10 +1,13 @@
 """Probing the Pi's device nodes, on a temporary tree of paths."""
 
 import errno
+import os
 from pathlib import Path
 
 import pytest
 
+from custom_components.qiot_enviro.hardware.emulator.environment import Environment
+from custom_components.qiot_enviro.hardware.emulator.pms5003 import encode_frame
 from custom_components.qiot_enviro.hardware.linux import LinuxBusProvider, status_for_errno
 from custom_components.qiot_enviro.hardware.models import BusDevice, DeviceStatus
 
@@ -125,3 +128,33 @@ def test_open_gpio_without_chip(root: Path) -> None:
     """Without a GPIO chip carrying the board's lines, opening it says so."""
     with pytest.raises(FileNotFoundError, match="GPIO"):
         provider_at(root).open_gpio()
+
+
+def test_opening_missing_devices_fails_clearly(root: Path) -> None:
+    """Without the device nodes each open raises an OSError naming what is missing."""
+    provider = provider_at(root)
+    (root / "dev" / "gpiochip0").write_bytes(b"")  # not a character device: not a chip
+    with pytest.raises(FileNotFoundError):
+        provider.open_i2c()
+    with pytest.raises(FileNotFoundError, match="spi"):
+        provider.open_spi()
+    with pytest.raises(FileNotFoundError) as err:
+        provider.open_gpio()
+    assert err.value.errno == errno.ENOENT
+    assert provider.gpio_chip_path() is None
+
+
+def test_serial_port_on_a_pseudo_terminal(root: Path) -> None:
+    """The UART opens through pyserial: a PMS5003 frame written to the line reads back."""
+    controller, line = os.openpty()
+    try:
+        port = provider_at(root).open_serial(os.ttyname(line), 9600, 1.0)
+        try:
+            frame = encode_frame(Environment(3).simulate(0.0))
+            os.write(controller, frame)
+            assert port.read(len(frame)) == frame
+        finally:
+            port.close()
+    finally:
+        os.close(controller)
+        os.close(line)
