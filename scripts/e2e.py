@@ -16,7 +16,9 @@ Steps, each timed:
    particulate entities go unavailable, then come back after ``clear``;
 7. restart Home Assistant: the same entity ids, and the learned gas baseline is back
    (the ratio sensors are numeric right away);
-8. stop everything it started, by process id, and print a one-line summary.
+8. with Chromium installed, save screenshots of the device page and of the example
+   dashboard (examples/dashboard.yaml) in the artifacts folder (skipped without it);
+9. stop everything it started, by process id, and print a one-line summary.
 It exits non-zero on the first failed step; the Home Assistant log stays in the
 artifacts folder.
 
@@ -24,6 +26,8 @@ Usage: .venv/bin/python scripts/e2e.py [--keep] [--artifacts DIR]
 """
 
 import argparse
+import asyncio
+import base64
 import io
 import json
 import os
@@ -66,6 +70,7 @@ NUMERIC_SENSORS = (
 RATIO_SENSORS = ("oxidizing_gas_ratio", "reducing_gas_ratio", "nh3_gas_ratio")
 PARTICULATE_SENSORS = ("pm1", "pm2_5", "pm10", "air_quality_index", "air_quality")
 LEARN_SAMPLES = 6
+DASHBOARD = "enviro-example"
 MESSAGE = "Hello from the end-to-end check"
 USERNAME = "e2e"
 PASSWORD = "e2e-password-123"  # noqa: S105 - a throwaway owner of a throwaway instance
@@ -94,6 +99,7 @@ class HomeAssistant:
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
         self.token: str | None = None
+        self.refresh_token: str | None = None
 
     def start(self) -> None:
         """Start hass in its own session so that stopping it reaches no one else."""
@@ -229,6 +235,7 @@ class HomeAssistant:
             auth=False,
         )
         self.token = tokens["access_token"]
+        self.refresh_token = tokens.get("refresh_token")
 
     def onboard(self) -> None:
         """Create the owner and take an access token, as the frontend does."""
@@ -433,6 +440,160 @@ def restart(ha: HomeAssistant, before: set[str]) -> None:
         raise E2EError(f"entities missing after restart: {sorted(missing)}")
 
 
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1280,1000",
+    "--remote-debugging-port=0",
+)
+
+
+def screenshots(ha: HomeAssistant, artifacts: Path) -> str:
+    """Save screenshots of the device page and the example dashboard, with Chromium.
+
+    Skipped where Chromium is not installed. The example dashboard
+    (examples/dashboard.yaml, entity ids of the simulated board) is created through the
+    WebSocket API. The frontend is logged in the way it logs itself in: the tokens go
+    to the page's localStorage (``hassTokens``) through the DevTools protocol. Returns
+    what happened, for the summary; never fails the check.
+    """
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return "skipped (no chromium)"
+    device_id = ha.request(
+        "POST",
+        "/api/template",
+        {"template": f"{{{{ device_id('sensor.{DEVICE}_temperature') }}}}"},
+    )
+    if isinstance(device_id, bytes):
+        device_id = device_id.decode()
+    profile = Path(tempfile.mkdtemp(prefix="qiot-chromium-"))
+    browser = subprocess.Popen(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    saved: list[str] = []
+    try:
+        asyncio.run(_create_example_dashboard(ha))
+        port_file = profile / "DevToolsActivePort"
+        wait_until("Chromium's DevTools port", port_file.exists, 30)
+        port = int(port_file.read_text(encoding="utf-8").split()[0])
+        tokens = {
+            "hassUrl": ha.base,
+            "clientId": ha.client_id,
+            "access_token": ha.token,
+            "refresh_token": ha.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": 1800,
+            "expires": int(time.time() * 1000) + 1_800_000,
+        }
+        login = f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(tokens))})"
+        for name, path in (
+            ("device-page.png", f"/config/devices/device/{device_id}"),
+            ("dashboard.png", f"/{DASHBOARD}/enviro"),
+        ):
+            png = asyncio.run(
+                _devtools_screenshot(
+                    port,
+                    [
+                        ("navigate", f"{ha.base}/onboarding.html"),
+                        ("evaluate", login),
+                        ("navigate", f"{ha.base}{path}"),
+                    ],
+                )
+            )
+            (artifacts / name).write_bytes(png)
+            saved.append(name)
+    except (E2EError, OSError, TimeoutError, ValueError, KeyError) as err:
+        return f"failed ({err!r}); saved {saved}"
+    finally:
+        browser.terminate()
+        try:
+            browser.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            browser.kill()
+            browser.wait(timeout=10)
+        shutil.rmtree(profile, ignore_errors=True)
+    return f"saved {', '.join(saved)} in {artifacts}"
+
+
+async def _create_example_dashboard(ha: HomeAssistant) -> None:
+    """Create the example dashboard, pointed at the simulated board's entities."""
+    import aiohttp  # noqa: PLC0415 - in the venv with Home Assistant; only this step needs it
+    from homeassistant.util.yaml import load_yaml  # noqa: PLC0415
+
+    view = load_yaml(ROOT / "examples" / "dashboard.yaml")
+    view = json.loads(json.dumps(view).replace(".enviro_", f".{DEVICE}_"))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"ws://127.0.0.1:{ha.port}/api/websocket") as ws,
+    ):
+        await ws.receive_json()  # auth_required
+        await ws.send_json({"type": "auth", "access_token": ha.token})
+        if (await ws.receive_json()).get("type") != "auth_ok":
+            raise E2EError("WebSocket authentication failed")
+        for message_id, command in enumerate(
+            (
+                {
+                    "type": "lovelace/dashboards/create",
+                    "url_path": DASHBOARD,
+                    "title": "Enviro+ example",
+                    "mode": "storage",
+                    "show_in_sidebar": True,
+                    "require_admin": False,
+                },
+                {
+                    "type": "lovelace/config/save",
+                    "url_path": DASHBOARD,
+                    "config": {"views": [view]},
+                },
+            ),
+            start=1,
+        ):
+            await ws.send_json({"id": message_id, **command})
+            answer = await ws.receive_json()
+            if not answer.get("success"):
+                raise E2EError(f"{command['type']} failed: {answer}")
+
+
+async def _devtools_screenshot(port: int, steps: list[tuple[str, str]]) -> bytes:
+    """Drive the first page over the DevTools protocol and return a PNG screenshot."""
+    import aiohttp  # noqa: PLC0415 - in the venv with Home Assistant; only this step needs it
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{port}/json/list") as response:
+            pages = [t for t in await response.json() if t.get("type") == "page"]
+        async with session.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+            ids = iter(range(1, 1000))
+
+            async def send(method: str, params: dict[str, Any]) -> dict[str, Any]:
+                message_id = next(ids)
+                await ws.send_json({"id": message_id, "method": method, "params": params})
+                async for message in ws:
+                    data = json.loads(message.data)
+                    if data.get("id") == message_id:
+                        return dict(data.get("result", {}))
+                raise E2EError("DevTools connection closed")
+
+            for kind, value in steps:
+                if kind == "navigate":
+                    await send("Page.navigate", {"url": value})
+                    await asyncio.sleep(6)  # the frontend loads its modules and connects
+                else:
+                    await send("Runtime.evaluate", {"expression": value})
+            shot = await send("Page.captureScreenshot", {"format": "png"})
+            return base64.b64decode(shot["data"])
+
+
 def choose_input(flow: dict[str, Any]) -> dict[str, Any]:
     """Answer a config-flow form: pick the simulated board where a choice is offered."""
     answer: dict[str, Any] = {}
@@ -472,6 +633,8 @@ def main() -> int:
         step("particulate fault and recovery", timings, lambda: particulate_fault(ha, entry_id))
         step("learn the gas baseline", timings, lambda: learned_baseline(ha))
         step("restart", timings, lambda: restart(ha, set(states)))
+        shot = step("screenshots", timings, lambda: screenshots(ha, args.artifacts))
+        print(f"e2e: screenshots {shot}", flush=True)
         ok = True
     except E2EError as err:
         print(f"e2e: FAILED: {err} (Home Assistant log: {log_path})", flush=True)

@@ -225,7 +225,7 @@ class LcdController:
         self.worker.stop()
         try:
             self.coordinator.board.set_backlight(False)
-        except Exception as err:  # noqa: BLE001 - the board may be gone; unload must finish
+        except BoardError as err:  # the board may be gone already; unload must finish
             LOGGER.debug("Could not switch the LCD backlight off: %s", err)
 
     # -- actions ---------------------------------------------------------------------

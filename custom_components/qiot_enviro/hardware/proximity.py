@@ -12,6 +12,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from .errors import BoardError
+
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 0.1
@@ -88,7 +90,7 @@ class ProximityWatcher:
         while not self._stop.wait(self._interval):
             try:
                 proximity = self._read()
-            except Exception as err:  # noqa: BLE001 - a bus fault must not end the thread
+            except (BoardError, OSError) as err:  # a bus fault must not end the thread
                 self.errors += 1
                 message = f"{type(err).__name__}: {err}"
                 if message != self._last_error:
