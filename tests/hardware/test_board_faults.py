@@ -177,6 +177,18 @@ def test_detect_keeps_an_adc_it_cannot_tell_apart(sim: EmulatedBoard) -> None:
     assert sim.open_resources()["i2c"] == 0
 
 
+@pytest.mark.parametrize("variant", [Variant.ENVIRO])
+def test_detect_a_plain_enviro_without_waiting_for_frames(sim: EmulatedBoard) -> None:
+    """Without an ADC it is a plain Enviro, and detect does not wait for a PMS5003."""
+    started = time.monotonic()
+    detection = detect(sim.provider, frame_wait=2.0)
+
+    assert time.monotonic() - started < 1.0
+    assert detection.variant is Variant.ENVIRO
+    assert detection.chips == {Chip.BME280, Chip.LTR559, Chip.ST7735}
+    assert not detection.particulate_frames
+
+
 def test_uart_path_the_pi_does_not_have(sim: EmulatedBoard) -> None:
     """A configured UART that does not exist: no particulate group, the rest works."""
     board = Board(sim.provider, uart_path="/dev/ttyUSB7", particulate_warmup=0.0)

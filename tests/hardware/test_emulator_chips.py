@@ -206,11 +206,6 @@ def test_bme280_forced_measurement_returns_to_sleep() -> None:
     assert chip.read(0xF7, 8, now=duration * 3) != [0x80, 0, 0, 0x80, 0, 0, 0x80, 0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator bug: read() copies the registers before clearing the mode bits, "
-    "so the first read after a forced measurement still shows forced mode",
-)
 def test_bme280_first_read_after_forced_measurement_shows_sleep() -> None:
     """The real chip reports sleep mode as soon as the forced measurement is done."""
     chip = EmulatedBME280(Environment(1))

@@ -418,6 +418,7 @@ class EmulatedBME280:
             if mode != 0b11 and not measuring:
                 # A forced measurement has finished: back to sleep, as the chip does.
                 self._regs[0xF4] &= 0xFC
+                regs[0xF4] = self._regs[0xF4]
         regs[0xF3] = 0x08 if measuring else 0x00
         if self._first_result_at is not None and now >= self._first_result_at:
             regs[0xF7:0xFF] = bytes(self._data())
