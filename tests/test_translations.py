@@ -76,6 +76,8 @@ def key_values(node: ast.expr) -> set[str]:
             return {getattr(const, name)}
         case ast.Name(id="key"):
             return set()  # lcd._invalid passes its `key` argument on: its callers are checked
+        case ast.Name(id="translation_key"):
+            return set()  # coordinator._set_issue passes its argument on: callers are checked
         case ast.JoinedStr() if ast.unparse(node) == "f'{device.value}_{kind}'":
             return {
                 f"{device.value}_{kind}"
@@ -94,6 +96,8 @@ def used_keys() -> set[tuple[str, str]]:
             if not isinstance(node, ast.Call):
                 continue
             name = called_name(node)
+            if name == "_set_issue":
+                used |= {("issues", key) for key in key_values(node.args[1])}
             if name in EXCEPTION_HELPERS:
                 keys = key_values(node.args[EXCEPTION_HELPERS[name]])
                 used |= {("exceptions", key) for key in keys}

@@ -315,68 +315,59 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
             LOGGER.info("Bus devices became reachable (%s): reloading", ", ".join(appeared))
             self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
 
+    def _set_issue(
+        self, suffix: str, translation_key: str, placeholders: dict[str, str] | None
+    ) -> None:
+        """Raise this entry's repair ``suffix`` (with placeholders), or clear it (None)."""
+        issue_id = f"{self.config_entry.entry_id}_{suffix}"
+        if placeholders is None:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=translation_key,
+            translation_placeholders=placeholders,
+        )
+
     def _update_bus_issues(self) -> None:
         """Raise or clear one repair per bus device and one for a serial console."""
-        entry_id = self.config_entry.entry_id
         for device in BusDevice:
             probe = self.probes.get(device)
-            for kind in ("missing", "inaccessible"):
-                issue_id = f"{entry_id}_{device.value}_{kind}"
-                active = probe is not None and (
-                    probe.status in _MISSING
-                    if kind == "missing"
-                    else probe.status not in _MISSING and probe.status is not DeviceStatus.OK
-                )
+            status = probe.status if probe is not None else DeviceStatus.OK
+            for kind, active in (
+                ("missing", status in _MISSING),
+                ("inaccessible", status not in _MISSING and status is not DeviceStatus.OK),
+            ):
+                placeholders = None
                 if active and probe is not None:
-                    ir.async_create_issue(
-                        self.hass,
-                        DOMAIN,
-                        issue_id,
-                        is_fixable=False,
-                        severity=ir.IssueSeverity.WARNING,
-                        translation_key=f"{device.value}_{kind}",
-                        translation_placeholders={
-                            "path": probe.path,
-                            "detail": probe.detail or probe.status.value,
-                        },
-                    )
-                else:
-                    ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-        console_issue = f"{entry_id}_serial_console"
-        if self.serial_console:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                console_issue,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="serial_console",
-                translation_placeholders={"path": self.board.uart_path},
-            )
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, console_issue)
+                    placeholders = {"path": probe.path, "detail": probe.detail or status.value}
+                self._set_issue(f"{device.value}_{kind}", f"{device.value}_{kind}", placeholders)
+        self._set_issue(
+            "serial_console",
+            "serial_console",
+            {"path": self.board.uart_path} if self.serial_console else None,
+        )
 
     def _update_particulate_issue(self, snapshot: Snapshot) -> None:
         """Raise a repair when particulate data has been stale for several minutes."""
-        issue_id = f"{self.config_entry.entry_id}_particulates_stale"
         result = snapshot.particulates
         if result is None:
             return
         now = dt_util.utcnow()
         if result.ok:
             self._particulates_ok_at = now
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            self._set_issue("particulates_stale", "particulates_stale", None)
             return
         since = self._particulates_ok_at or self.opened_at or now
         if now - since > PARTICULATES_STALE_AFTER:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="particulates_stale",
-                translation_placeholders={
+            self._set_issue(
+                "particulates_stale",
+                "particulates_stale",
+                {
                     "minutes": str(int(PARTICULATES_STALE_AFTER.total_seconds() // 60)),
                     "error": result.error or "",
                 },
