@@ -175,13 +175,11 @@ class LcdController:
         self._idle_timer: CALLBACK_TYPE | None = None
         self._unsubs: list[CALLBACK_TYPE] = []
         self._watcher: ProximityWatcher | None = None
-        self._started = False
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def async_start(self) -> None:
-        """Start the worker, show the startup screen, and watch for taps."""
-        self._started = True
+        """Show the startup (or idle) screen and start watching for taps."""
         self._unsubs.append(async_track_time_change(self.hass, self._on_minute, second=0))
         if self.coordinator.board.detection is not None and self._has_light_sensor():
             self._watcher = ProximityWatcher(
@@ -207,7 +205,6 @@ class LcdController:
         """Stop timers and the tap watcher, turn the LCD off, and stop the worker."""
         if not self.worker.running:
             return
-        self._started = False
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
