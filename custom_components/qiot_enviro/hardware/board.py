@@ -649,10 +649,19 @@ class Board:
         return value / 1000.0
 
     def _read_gas(self) -> GasReading:
-        oxidising, reducing, nh3 = (gas_ohms(v) for v in self._gas_volts())
-        for name, ohms in (("oxidising", oxidising), ("reducing", reducing), ("NH3", nh3)):
-            if not (math.isfinite(ohms) and ohms > 0):
-                raise ImplausibleReadingError(f"implausible {name} resistance {ohms:.0f} Ω")
+        volts = self._gas_volts()
+        for name, value in zip(("oxidising", "reducing", "NH3"), volts, strict=True):
+            # At the rails the divider says nothing about the sensor: name the fault
+            # rather than report the 0 Ω that enviroplus's formula gives at 3.3 V.
+            if value >= GAS_SUPPLY_V:
+                raise ImplausibleReadingError(
+                    f"{name} channel at the {GAS_SUPPLY_V} V supply: open circuit "
+                    "(sensor disconnected or heater off?)"
+                )
+            if value <= 0.0:
+                raise ImplausibleReadingError(f"{name} channel at 0 V: short circuit")
+        # Strictly between the rails every channel has a finite, positive resistance.
+        oxidising, reducing, nh3 = (gas_ohms(v) for v in volts)
         return GasReading(oxidising=oxidising, reducing=reducing, nh3=nh3)
 
     # -- particulates (PMS5003) ------------------------------------------------------
