@@ -3,7 +3,7 @@
 import asyncio
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, override
 
@@ -378,21 +378,8 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         self.baseline.reset()
         await self._store.async_save(self.baseline.as_dict())
         if self.data is not None:
-            self.async_set_updated_data(self._derive_again())
-
-    def _derive_again(self) -> QiotEnviroData:
-        """Return the current data with gas ratios cleared while learning."""
-        data = self.data
-        return QiotEnviroData(
-            snapshot=data.snapshot,
-            temperature=data.temperature,
-            humidity=data.humidity,
-            dew_point=data.dew_point,
-            cpu_temperature=data.cpu_temperature,
-            gas_ratios=dict.fromkeys(GASES),
-            air_quality_index=data.air_quality_index,
-            air_quality_category=data.air_quality_category,
-        )
+            # The ratios are unknown again until the new baseline is learned.
+            self.async_set_updated_data(replace(self.data, gas_ratios=dict.fromkeys(GASES)))
 
     async def async_close(self) -> None:
         """Save the baseline and release every hardware resource (in the executor)."""

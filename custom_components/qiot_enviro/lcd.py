@@ -389,12 +389,11 @@ class LcdController:
         if simulator is not None:
             # What the emulated controller rebuilt from the SPI bytes.
             picture = simulator.lcd.picture()
-        elif image is not None:
-            picture = image if self.backlight else render_off()
+        elif not self.backlight:
+            picture = render_off()
         else:
-            picture = self.worker.last_image or render_off()
-            if not self.backlight:
-                picture = render_off()
+            # A frame just sent, or (after a backlight change) the last one.
+            picture = image if image is not None else self.worker.last_image or render_off()
         png = encode_png(picture)
         self.hass.loop.call_soon_threadsafe(self._set_preview, png)
 

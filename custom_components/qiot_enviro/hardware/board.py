@@ -383,13 +383,7 @@ class Board:
     def close(self) -> None:
         """Stop the particulate thread and release every line, descriptor and driver."""
         self._opened = False
-        if self._reader is not None:
-            self._reader.stop()
-            self._reader_health = self._reader.health()
-            self._reader = None
-        if self._pms is not None:
-            self._pms.close()
-            self._pms = None
+        self._stop_particulates()
         with self._lcd_lock:
             self.display = None
             self._display_begun = False
