@@ -10,7 +10,8 @@ it moves. For each ADC the script times:
   ``get_proximity()`` and ``enviroplus.gas.read_all()``.
 
 Both are compared with the floor of ``Board.read()`` (its bytes x 90 µs). Medians over
-several runs. Run: ``.venv/bin/python benchmarks/read_cycle.py [--runs N]``.
+several runs, 0.11 s apart so that each cycle finds new LTR559 data (its "new data"
+bits clear when the data is read; readings closer together would skip those reads). Run: ``.venv/bin/python benchmarks/read_cycle.py [--runs N]``.
 """
 
 import argparse
@@ -38,6 +39,10 @@ from custom_components.qiot_enviro.hardware.emulator.board import (
 )
 from custom_components.qiot_enviro.hardware.emulator.i2c import EmulatedI2CHandle
 
+# The LTR559 measures proximity every 100 ms (light every 50 ms) at the driver's
+# settings, and its data is read only when new.
+CYCLE_GAP = 0.11
+
 ROOM = {
     "temperature": 21.5,
     "pressure": 1001.3,
@@ -60,8 +65,9 @@ def measure(sim: EmulatedBoard, cycle: Callable[[], object], runs: int) -> tuple
         cycle()
         times.append(time.perf_counter() - started)
         sizes.append(sim.i2c.bytes_transferred)
-        # Let the PMS5003 reader and the ADC settle between runs, as between polls.
-        time.sleep(0.01)
+        # As between polls: long enough for the LTR559's next proximity measurement, so
+        # that every cycle reads fresh light and proximity data, as a real poll does.
+        time.sleep(CYCLE_GAP)
     return statistics.median(times), round(statistics.median(sizes))
 
 

@@ -32,6 +32,9 @@ TEMPERATURE_RESOLUTION = 0.005
 PRESSURE_RESOLUTION = 0.01
 HUMIDITY_RESOLUTION = 0.02
 LUX_RESOLUTION = 0.56
+# The LTR559 measures proximity every 100 ms at the driver's settings (and light every
+# 50 ms): a change of the room reaches its data registers that long after, at most.
+LTR559_PERIOD = 0.1
 # Full scale ±6.144 V over 2048 (ADS1015) or 32768 (ADS1115) codes.
 ADC_LSB = {"ads1015": 6.144 / 2048, "ads1115": 6.144 / 32768}
 

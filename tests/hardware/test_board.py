@@ -2,6 +2,7 @@
 
 import errno
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ from custom_components.qiot_enviro.hardware.models import (
 
 from .common import (
     HUMIDITY_RESOLUTION,
+    LTR559_PERIOD,
     LUX_RESOLUTION,
     PINNED,
     PRESSURE_RESOLUTION,
@@ -111,7 +113,11 @@ def test_values_follow_the_room(
     reducing: float,
     nh3: float,
 ) -> None:
-    """A change of the room shows in the next cycle, across each chip's range."""
+    """A change of the room shows in the next cycle, across each chip's range.
+
+    The next cycle comes after the LTR559's next integration, as any polling interval
+    does: until then its data registers hold the previous one.
+    """
     opened.read()
     sim.env.set(
         temperature=temperature,
@@ -122,6 +128,7 @@ def test_values_follow_the_room(
         reducing=reducing,
         nh3=nh3,
     )
+    time.sleep(LTR559_PERIOD)
 
     snapshot = opened.read()
 

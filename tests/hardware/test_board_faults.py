@@ -248,7 +248,8 @@ def test_gpio_chip_that_fails_to_open(
 
 def test_second_open_is_a_no_op(opened: Board, sim: EmulatedBoard) -> None:
     """Opening an open board returns the same detection and opens nothing more."""
-    first = opened.detection
+    # The first PMS5003 frame updates the detection: let it arrive first.
+    first = wait_for(lambda: (d := opened.detection) and d.particulate_frames and d)
     resources = sim.open_resources()
 
     again = opened.open()

@@ -10,6 +10,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 
+import ltr559
 import pytest
 from gpiod.line import Value
 from PIL import Image
@@ -22,7 +23,10 @@ from custom_components.qiot_enviro.hardware.bus import (
     LINE_PMS_RESET,
 )
 from custom_components.qiot_enviro.hardware.emulator.environment import Environment
-from custom_components.qiot_enviro.hardware.emulator.gpio import EmulatedGPIOChip
+from custom_components.qiot_enviro.hardware.emulator.gpio import (
+    EmulatedGPIOChip,
+    EmulatedLineRequest,
+)
 from custom_components.qiot_enviro.hardware.emulator.i2c import (
     BME280Calibration,
     EmulatedADS1x15,
@@ -275,7 +279,85 @@ def test_ltr559_ignores_writes_to_read_only_registers() -> None:
     assert chip.read(0x8F, 1, now=0.0) == [0x55]
 
 
+def _enable_ltr559(chip: EmulatedLTR559, now: float) -> None:
+    """Reset the chip and start ALS (50 ms integration and repeat) and PS, at ``now``."""
+    chip.write(0x80, [0x02], now)  # software reset
+    chip.write(0x85, [0x08], now)  # 50 ms integration, 50 ms repeat
+    chip.write(0x80, [0x09], now)  # active, gain 4
+    chip.write(0x81, [0x03], now)  # PS active (100 ms measurement rate by default)
+
+
+def test_ltr559_new_data_bits_clear_on_read_and_return_after_the_next_measurement() -> None:
+    """Datasheet 0x8C: set when a measurement completes, cleared by reading its data."""
+    env = Environment(1)
+    env.set(lux=123.4, proximity=17)
+    chip = EmulatedLTR559(env)
+    _enable_ltr559(chip, now=0.0)
+
+    before = chip.read(0x88, 7, now=0.055)  # ALS data, status, PS data: nothing measured
+    als_status = chip.read(0x8C, 1, now=0.061)[0]  # 10 ms wake-up + 50 ms integration
+    als_data = chip.read(0x88, 4, now=0.061)
+    after_als_read = chip.read(0x8C, 1, now=0.062)[0]
+    both_status = chip.read(0x8C, 1, now=0.111)[0]  # next integration, first PS
+    ps_data = chip.read(0x8D, 2, now=0.111)
+    after_ps_read = chip.read(0x8C, 1, now=0.112)[0]
+
+    assert before[:4] + before[5:] == [0] * 6
+    assert before[4] & 0x05 == 0
+    assert als_status & 0x05 == 0x04
+    assert als_data != [0, 0, 0, 0]
+    assert after_als_read & 0x05 == 0
+    assert both_status & 0x05 == 0x05
+    assert ps_data == [17, 0]
+    assert after_ps_read & 0x05 == 0x04  # ALS data of 0.111 is still unread
+
+
+def test_rebuilt_ltr559_driver_reads_zero_until_the_first_integration() -> None:
+    """The pitfall: a driver set up and read at once returns 0 lx and proximity 0."""
+    env = Environment(1)
+    env.set(lux=123.4, proximity=17)
+    bus = EmulatedI2CBus({ADDR_LTR559: EmulatedLTR559(env)})
+
+    driver = ltr559.LTR559(i2c_dev=bus)
+    at_once = (driver.get_lux(), driver.get_proximity())
+    time.sleep(0.12)  # wake-up, the power-on 100 ms integration and PS period
+    later = (driver.get_lux(), driver.get_proximity())
+
+    assert at_once == (0, 0)
+    assert later[0] == pytest.approx(123.4, abs=0.6)
+    assert later[1] == 17
+
+
 # -- ADS1x15 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ads1115", [False, True])
+@pytest.mark.parametrize("rate_error", [-0.10, 0.0, 0.15])
+def test_ads1x15_conversion_time_follows_the_rate_error(ads1115: bool, rate_error: float) -> None:
+    """A conversion lasts 25 µs + 1 / (rate x (1 + rate_error)): TI allows ±10 %."""
+    adc = EmulatedADS1x15(Environment(1), ads1115=ads1115, rate_error=rate_error)
+    nominal = 128 if ads1115 else 1600  # data-rate code 0b100 on either chip
+    duration = 25e-6 + 1.0 / (nominal * (1.0 + rate_error))
+    adc.write(0x01, [0xC3, 0x83], now=0.0)  # start, in0/gnd, ±6.144 V, single shot
+
+    busy = adc.read(0x01, 2, now=duration * 0.99)[0] & 0x80
+    done = adc.read(0x01, 2, now=duration * 1.01)[0] & 0x80
+
+    assert (busy, done) == (0, 0x80)
+
+
+@pytest.mark.parametrize("ads1115", [False, True])
+def test_ads1x15_result_resolution(ads1115: bool) -> None:
+    """The ADS1015's 12-bit result leaves bits 3:0 at 0; the ADS1115 uses all 16."""
+    env = Environment(1)
+    env.set(oxidising=20_000.0, reducing=300_000.0, nh3=150_000.0)
+    adc = EmulatedADS1x15(env, ads1115=ads1115)
+    low = set()
+    for mux, now in ((0xC3, 0.0), (0xD3, 1.0), (0xE3, 2.0)):
+        adc.write(0x01, [mux, 0x83], now=now)
+        low.add(adc.read(0x00, 2, now=now + 0.5)[1] & 0x0F)
+
+    assert (low == {0}) is not ads1115
 
 
 def test_ads1x15_threshold_registers_read_back(bus: EmulatedI2CBus) -> None:
@@ -332,16 +414,25 @@ class StepClock:
         return self.now
 
 
+_LINES: dict[int, EmulatedLineRequest] = {}
+
+
+def sensor_lines(sensor: EmulatedPMS5003) -> EmulatedLineRequest:
+    """Return the SET / RESET request of a sensor built by the ``pms`` fixture."""
+    return _LINES[id(sensor)]
+
+
 @pytest.fixture
-def pms() -> tuple[EmulatedPMS5003, StepClock]:
+def pms() -> Iterator[tuple[EmulatedPMS5003, StepClock]]:
     """Return a powered PMS5003 on a manual clock: one frame per second, no delay."""
     clock = StepClock()
     gpio = EmulatedGPIOChip()
     sensor = EmulatedPMS5003(
         Environment(1), gpio, frame_interval=1.0, power_up_delay=0.0, clock=clock
     )
-    gpio.request_outputs("test", {LINE_PMS_ENABLE: True, LINE_PMS_RESET: True})
-    return sensor, clock
+    _LINES[id(sensor)] = gpio.request_outputs("test", {LINE_PMS_ENABLE: True, LINE_PMS_RESET: True})
+    yield sensor, clock
+    del _LINES[id(sensor)]
 
 
 def test_pms5003_silence_skips_one_slot(pms: tuple[EmulatedPMS5003, StepClock]) -> None:
@@ -364,6 +455,51 @@ def test_pms5003_unknown_fault_is_refused(pms: tuple[EmulatedPMS5003, StepClock]
 
     with pytest.raises(ValueError, match="unknown frame fault 'noise'"):
         sensor.corrupt("noise")  # type: ignore[arg-type]
+
+
+def test_pms5003_defaults_are_the_datasheets() -> None:
+    """A frame every 2.3 s; for 30 s after wake-up the values are below the air's."""
+    clock = StepClock()
+    gpio = EmulatedGPIOChip()
+    env = Environment(1)
+    env.set(pm1=30, pm2_5=40, pm10=45)
+    sensor = EmulatedPMS5003(env, gpio, clock=clock)
+    port = sensor.open_port(timeout=0.0)
+    gpio.request_outputs("test", {LINE_PMS_ENABLE: True, LINE_PMS_RESET: True})
+
+    frames = []
+    for clock.now in (4.5, 4.7, 6.9, 7.0, 29.0, 31.0, 33.0):
+        frames.append(port.read(10 * FRAME_BYTES))
+    pm2_5 = [struct.unpack(">H", frame[-26:-24])[0] for frame in frames if frame]
+
+    # Silent for the two-frame power-up (4.6 s), then frames 2.3 s apart; the one at
+    # 29.9 s is the last unstable one, the one at 32.2 s the first stable one.
+    assert [len(frame) // FRAME_BYTES for frame in frames] == [0, 1, 0, 1, 9, 1, 1]
+    assert sensor.frames_sent == 13
+    assert sensor.unstable_frames == 12
+    assert pm2_5[0] < pm2_5[1] < 40
+    assert pm2_5[-1] == 40
+
+
+def test_pms5003_reset_restarts_the_stabilisation(pms: tuple[EmulatedPMS5003, StepClock]) -> None:
+    """A reset pulse is a wake-up: the fan starts over and the values are unstable again."""
+    sensor, clock = pms
+    sensor.stabilisation_time = 10.0
+    port = sensor.open_port(timeout=0.0)
+    clock.now = 20.0
+    port.read(100 * FRAME_BYTES)
+    stable = sensor.unstable_frames
+    resets = sensor.resets
+    lines = sensor_lines(sensor)
+
+    lines.set_value(27, Value.INACTIVE)
+    lines.set_value(27, Value.ACTIVE)
+    clock.now = 25.0
+    port.read(100 * FRAME_BYTES)
+
+    assert stable == 10  # 0 .. 9 s after the first wake-up
+    assert sensor.resets == resets + 1
+    assert sensor.unstable_frames == stable + 5  # 20 .. 24 s, after the reset
 
 
 def test_pms5003_port_flush_write_and_close(pms: tuple[EmulatedPMS5003, StepClock]) -> None:

@@ -1,13 +1,29 @@
-"""Probing the Pi's device nodes, on a temporary tree of paths."""
+"""Probing the Pi's device nodes, on a temporary tree of paths.
+
+The GPIO chips are the kernel's: ``gpiod`` is replaced by a fake that serves the chips
+(labels and line names) of each kind of Pi and kernel.
+"""
 
 import errno
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
+import gpiod
 import pytest
+from gpiod.line import Value
 
+from custom_components.qiot_enviro.hardware import linux
+from custom_components.qiot_enviro.hardware.bus import (
+    LINE_LCD_DC,
+    LINE_PMS_ENABLE,
+    LINE_PMS_RESET,
+)
 from custom_components.qiot_enviro.hardware.emulator.environment import Environment
+from custom_components.qiot_enviro.hardware.emulator.gpio import KERNEL_NAMINGS
 from custom_components.qiot_enviro.hardware.emulator.pms5003 import encode_frame
+from custom_components.qiot_enviro.hardware.gpio_lines import LINE_BCM
 from custom_components.qiot_enviro.hardware.linux import LinuxBusProvider, status_for_errno
 from custom_components.qiot_enviro.hardware.models import BusDevice, DeviceStatus
 
@@ -158,3 +174,196 @@ def test_serial_port_on_a_pseudo_terminal(root: Path) -> None:
     finally:
         os.close(controller)
         os.close(line)
+
+
+# -- finding the GPIO chip on the kernels a Pi has shipped ------------------------------
+
+# The Pi's other GPIO chips, from the same device trees: a Pi 4's firmware expander, the
+# Pi 5's two BCM2712 banks ("-" for unused lines).
+EXPANDER = ("raspberrypi-exp-gpio", ("BT_ON", "WL_ON", "PWR_LED_OFF", "GLOBAL_RESET", "VDD_SD_IO_SEL", "CAM_GPIO", "SD_PWR_ON", "SD_OC_N"))  # fmt: skip
+PI5_GIO = (
+    "gpio-brcmstb@107d508500",
+    ("-", "2712_BOOT_CS_N", "2712_BOOT_MISO", "2712_BOOT_MOSI", "2712_BOOT_SCLK", *["-"] * 9, "PCIE_SDA", "PCIE_SCL", *["-"] * 4, "PWR_GPIO", "2712_G21_FS", "-", "-", "BT_RTS", "BT_CTS", "BT_TXD", "BT_RXD", "WL_ON", "BT_ON", "WIFI_SDIO_CLK", "WIFI_SDIO_CMD", "WIFI_SDIO_D0", "WIFI_SDIO_D1", "WIFI_SDIO_D2", "WIFI_SDIO_D3"),
+)  # fmt: skip
+PI5_AON = (
+    "gpio-brcmstb@107d517c00",
+    ("RP1_SDA", "RP1_SCL", "RP1_RUN", "SD_IOVDD_SEL", "SD_PWR_ON", "SD_CDET_N", "SD_FLG_N", "-", "2712_WAKE", "2712_STAT_LED", "-", "-", "PMIC_INT", "UART_TX_FS", "UART_RX_FS", "-", "-", *[""] * 15, "HDMI0_SCL", "HDMI0_SDA", "HDMI1_SCL", "HDMI1_SDA", "PMIC_SCL", "PMIC_SDA"),
+)  # fmt: skip
+
+
+def _header(naming: str) -> tuple[str, tuple[str, ...]]:
+    table = KERNEL_NAMINGS[naming]
+    return table.label, table.names
+
+
+# Each machine: its chips by node name, and the node that has the header's lines.
+MACHINES: dict[str, tuple[dict[str, tuple[str, tuple[str, ...]]], str]] = {
+    "pi3-unnamed": ({"gpiochip0": _header("pi3-unnamed"), "gpiochip1": EXPANDER}, "gpiochip0"),
+    "pi3-legacy": ({"gpiochip0": _header("pi3-legacy"), "gpiochip1": EXPANDER}, "gpiochip0"),
+    "pi3": ({"gpiochip0": _header("pi3"), "gpiochip1": EXPANDER}, "gpiochip0"),
+    "pi4-legacy": ({"gpiochip0": _header("pi4-legacy"), "gpiochip1": EXPANDER}, "gpiochip0"),
+    "pi4": ({"gpiochip0": _header("pi4"), "gpiochip1": EXPANDER}, "gpiochip0"),
+    # The Pi 5 launch kernel registered the RP1 after the BCM2712's banks.
+    "pi5-launch": (
+        {"gpiochip0": PI5_GIO, "gpiochip1": PI5_AON, "gpiochip4": _header("pi5-launch")},
+        "gpiochip4",
+    ),
+    "pi5": (
+        {"gpiochip0": _header("pi5"), "gpiochip10": PI5_GIO, "gpiochip11": PI5_AON},
+        "gpiochip0",
+    ),
+}
+
+
+@dataclass
+class FakeLineInfo:
+    """What ``gpiod.Chip.get_line_info`` reports about a line."""
+
+    name: str
+    used: bool
+    consumer: str
+
+
+@dataclass
+class FakeChipInfo:
+    """What ``gpiod.Chip.get_info`` reports about a chip."""
+
+    name: str
+    label: str
+    num_lines: int
+
+
+class FakeLines:
+    """A line request of the fake chip: what was asked for, and a release."""
+
+    def __init__(self, config: dict[int, gpiod.LineSettings | None], consumer: str) -> None:
+        """Record the request."""
+        self.config = config
+        self.consumer = consumer
+
+    def release(self) -> None:
+        """Nothing is held."""
+
+
+class FakeKernel:
+    """The kernel's GPIO chips of one machine, behind the calls ``linux.py`` makes."""
+
+    def __init__(self, chips: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+        """Serve ``chips`` (node name: label and line names)."""
+        self.chips = chips
+        self.claims: dict[tuple[str, int], str] = {}
+        self.requests: list[FakeLines] = []
+
+    def is_gpiochip_device(self, path: str) -> bool:
+        """Tell whether a node is one of the chips."""
+        return Path(path).name in self.chips
+
+    def chip(self, path: str) -> FakeChip:
+        """Open a chip, as ``gpiod.Chip(path)``."""
+        return FakeChip(self, Path(path).name)
+
+
+class FakeChip:
+    """An opened chip of a :class:`FakeKernel`."""
+
+    def __init__(self, kernel: FakeKernel, node: str) -> None:
+        """Open ``node``."""
+        self._kernel = kernel
+        self._node = node
+        self._label, self._names = kernel.chips[node]
+
+    def __enter__(self) -> Self:
+        """Use the chip in a ``with`` block."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close at the end of the block."""
+        self.close()
+
+    def get_info(self) -> FakeChipInfo:
+        """Return the chip's name, label and line count."""
+        return FakeChipInfo(self._node, self._label, len(self._names))
+
+    def get_line_info(self, offset: int) -> FakeLineInfo:
+        """Return a line's name and claim."""
+        consumer = self._kernel.claims.get((self._node, offset), "")
+        return FakeLineInfo(self._names[offset], bool(consumer), consumer)
+
+    def line_offset_from_id(self, name: str) -> int:
+        """Find a line by name, as the kernel does (``OSError`` if absent)."""
+        if name in self._names:
+            return self._names.index(name)
+        raise OSError(errno.ENOENT, f"no line {name}")
+
+    def request_lines(
+        self, config: dict[int, gpiod.LineSettings | None], consumer: str
+    ) -> FakeLines:
+        """Record a request for lines by offset."""
+        request = FakeLines(config, consumer)
+        self._kernel.requests.append(request)
+        return request
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def fake_machine(root: Path, monkeypatch: pytest.MonkeyPatch, machine: str) -> FakeKernel:
+    """Make ``linux.py`` see one machine's GPIO chips under ``root/dev``."""
+    chips, _ = MACHINES[machine]
+    kernel = FakeKernel(chips)
+    for node in chips:
+        (root / "dev" / node).write_bytes(b"")
+    monkeypatch.setattr(linux.gpiod, "is_gpiochip_device", kernel.is_gpiochip_device)
+    monkeypatch.setattr(linux.gpiod, "Chip", kernel.chip)
+    return kernel
+
+
+@pytest.mark.parametrize("machine", sorted(MACHINES))
+def test_gpio_chip_found_on_every_kernel(
+    root: Path, monkeypatch: pytest.MonkeyPatch, machine: str
+) -> None:
+    """The header's chip is found, probed OK and its lines claimed at their BCM offsets."""
+    kernel = fake_machine(root, monkeypatch, machine)
+    provider = provider_at(root)
+
+    path = provider.gpio_chip_path()
+    probe = provider.probe_gpio()
+    chip = provider.open_gpio()
+    chip.request_outputs("qiot_enviro-test", {LINE_LCD_DC: False, LINE_PMS_ENABLE: True})
+    chip.close()
+
+    header = str(root / "dev" / MACHINES[machine][1])
+    assert (path, probe.path, probe.status) == (header, header, DeviceStatus.OK)
+    settings = kernel.requests[-1].config
+    assert sorted(settings) == [LINE_BCM[LINE_LCD_DC], LINE_BCM[LINE_PMS_ENABLE]]
+    assert settings[9] is not None
+    assert settings[9].output_value == Value.INACTIVE
+    assert settings[22] is not None
+    assert settings[22].output_value == Value.ACTIVE
+
+
+def test_line_held_by_another_program_is_reported_by_the_boards_name(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an old kernel (GPIO9 named SPI_MISO) a foreign claim still reads as busy."""
+    kernel = fake_machine(root, monkeypatch, "pi4-legacy")
+    kernel.claims["gpiochip0", 9] = "spi0 CS"
+
+    probe = provider_at(root).probe_gpio()
+
+    assert probe.status is DeviceStatus.BUSY
+    assert probe.detail == "held: GPIO9 by spi0 CS"
+
+
+def test_a_line_the_board_does_not_use_is_refused(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The opened chip answers for the board's lines only, as it does on every kernel."""
+    fake_machine(root, monkeypatch, "pi5-launch")
+
+    chip = provider_at(root).open_gpio()
+
+    assert chip.line_offset(LINE_PMS_RESET) == 27
+    with pytest.raises(OSError, match="GPIO5") as caught:
+        chip.line_offset("GPIO5")
+    assert caught.value.errno == errno.ENOENT

@@ -2,6 +2,7 @@
 
 import errno
 import threading
+import time
 
 import pytest
 
@@ -10,6 +11,8 @@ from custom_components.qiot_enviro.hardware.bus import ADDR_LTR559
 from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
 from custom_components.qiot_enviro.hardware.errors import BoardClosedError, BoardError
 from custom_components.qiot_enviro.hardware.proximity import ProximityWatcher, TapDetector
+
+from .common import LTR559_PERIOD
 
 
 @pytest.mark.parametrize(
@@ -51,6 +54,7 @@ def test_watcher_survives_read_errors_and_reports_taps() -> None:
 def test_board_reads_proximity_between_cycles(opened: Board, sim: EmulatedBoard) -> None:
     """The board reads the proximity alone; a lost chip or a closed board is a BoardError."""
     sim.env.set(proximity=1234)
+    time.sleep(LTR559_PERIOD)  # the chip's next proximity measurement
     assert opened.read_proximity() == pytest.approx(1234, abs=2)
     sim.faults.i2c_error(ADDR_LTR559, errno.EIO)
     with pytest.raises(BoardError):

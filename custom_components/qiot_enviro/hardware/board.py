@@ -7,10 +7,18 @@ and GPIO lines are claimed here (by name) and handed to the drivers as
 ``(request, offset)`` tuples, so ``gpiodevice`` never searches for a chip and never
 raises ``SystemExit``; every claimed line is released on :meth:`Board.close`.
 
-The ADC is set up and told apart (ADS1015 / ADS1115) by the ``ads1015`` driver, but each
-gas reading is one config write, a wait and two reads on our bus: the driver's
-``get_voltage`` costs about twice the bus time (see ``Board._convert``). The values equal
-``enviroplus.gas.read_all()``'s for the same chip state (a differential test checks it).
+The ADC is driven on our bus directly: each gas reading is one config write, a wait and
+two reads, where the ``ads1015`` driver's ``get_voltage`` costs about twice the bus time
+(see ``Board._convert``); the values equal ``enviroplus.gas.read_all()``'s for the same
+chip state (a differential test checks it). ADS1015 and ADS1115 are told apart by
+:func:`identify_adc`, whose margin covers the chips' ±10 % data-rate tolerance, which
+the vendor's ``detect_chip_type`` does not.
+
+The LTR559 driver computes lux and proximity only when the chip's status says new data
+(the bits clear when the data is read, and come back after the next integration); a
+driver built after an error starts from 0 lx and proximity 0. The board waits for the
+first real measurement after building the driver (about 110 ms) and never reports
+those zeros (see :class:`LightSensorBus`).
 
 Each sensor group (climate, light, gas, particulates) succeeds or fails on its own in a
 cycle; a group that failed gets a fresh driver on the next cycle, so it recovers by
@@ -22,13 +30,12 @@ import math
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Self, override
 
-import ads1015
 import bme280
 import ltr559
 from gpiod.line import Value
@@ -68,17 +75,22 @@ from .models import (
     Variant,
 )
 from .particulates import (
+    ERROR_KINDS,
     PMS_BAUD_RATE,
     PMS_SERIAL_TIMEOUT,
+    STATE_COUNTS,
+    Frame,
     NullLine,
     ParticulateReader,
     ProviderPMS5003,
+    combined_health,
 )
 from .st7735 import ST7735Display
 
 CONSUMER = "qiot_enviro"
-# How long detect() waits for a first PMS5003 frame after enabling the sensor.
-DETECT_FRAME_WAIT = 3.0
+# How long detect() waits for a first PMS5003 frame after enabling the sensor: its
+# start-up silence and two stable-mode frame intervals (2.3 s each).
+DETECT_FRAME_WAIT = 6.0
 # Plantower: "stable data should be got at least 30 seconds after the sensor wakeup".
 PMS_WARMUP = 30.0
 # A particulate value older than this is reported as missing.
@@ -104,6 +116,28 @@ ADS_DR_CODE = 0b100
 ADS_COMPARATOR_OFF = 0b11
 # About one config read at 100 kHz: start polling that long before the conversion ends.
 ADS_POLL_TIME = 0.0005
+# ADS1015 or ADS1115 (datasheets, conversion register): the ADS1015's 12-bit result
+# leaves bits 3:0 at 0, so any other value there is an ADS1115. Where the inputs give no
+# such value, the conversion time at the shared data-rate code (1600 SPS against
+# 128 SPS) decides, split at half an ADS1115's 7.8 ms: an ADS1115 up to twice as fast as
+# nominal stays above (TI allows the data rate to be 10 % off), an ADS1015 (0.63 ms)
+# below, with 3 ms to spare for the bus transactions timed along with it.
+# A conversion faster than the split, or a result with bits 3:0 set, settles it at once;
+# only an ADS1115 with inputs at 0 V takes all the samples (62 ms). A busy machine has to
+# delay every one of them to make an ADS1015 look like an ADS1115.
+ADS_IDENTIFY_SAMPLES = 8
+ADS_IDENTIFY_SPLIT = 0.5 / GAS_RATE_ADS1115
+ADS_LOW_NIBBLE = 0x000F
+# An ADS1115 at 8 SPS, the slowest rate a previous user could have left running.
+ADS_IDLE_TIMEOUT = 0.2
+# LTR559 (datasheet; LITE-ON's start-up flowchart): active mode starts measuring 10 ms
+# after the driver enables it, at the power-on 100 ms integration time and PS rate.
+# Wait that long after building the driver, then poll the status for the first data.
+LTR559_FIRST_DATA = 0.11
+LTR559_FIRST_DATA_TIMEOUT = 0.3
+LTR559_POLL_INTERVAL = 0.005
+LTR_REG_ALS_DATA = 0x88
+LTR_REG_PS_DATA = 0x8D
 # Identity registers used to tell which chips answer.
 _BME280_CHIP_ID = (0xD0, 0x60)
 _LTR559_PART_ID = (0x86, 0x92)
@@ -115,6 +149,51 @@ DRIVER_ERRORS = (OSError, RuntimeError, ValueError)
 
 class ImplausibleReadingError(BoardError):
     """A reading no working sensor can produce (dropped, the driver is kept)."""
+
+
+class LightSensorBus:
+    """The I2C bus as the LTR559 driver sees it, noting when it reads measurement data.
+
+    The driver reads ALS_DATA (0x88) only when ALS_PS_STATUS says a new integration is
+    there, and PS_DATA (0x8D) only when a new proximity measurement is: once it has read
+    each, its lux and proximity are measurements rather than its initial zeros. Watching
+    the bus tells that without extra transactions or the driver's private state.
+    """
+
+    def __init__(self, bus: I2CBus) -> None:
+        """Forward to ``bus``; nothing has been measured yet."""
+        self._bus = bus
+        self.lux_measured = False
+        self.proximity_measured = False
+
+    def read_i2c_block_data(
+        self, i2c_addr: int, register: int, length: int, force: bool | None = None
+    ) -> list[int]:
+        """Read ``length`` bytes starting at ``register``; note a data read."""
+        data = self._bus.read_i2c_block_data(i2c_addr, register, length)
+        if register <= LTR_REG_ALS_DATA < register + length:
+            self.lux_measured = True
+        if register <= LTR_REG_PS_DATA < register + length:
+            self.proximity_measured = True
+        return data
+
+    def write_i2c_block_data(
+        self, i2c_addr: int, register: int, data: Sequence[int], force: bool | None = None
+    ) -> None:
+        """Write ``data`` starting at ``register``."""
+        self._bus.write_i2c_block_data(i2c_addr, register, data)
+
+    def read_byte_data(self, i2c_addr: int, register: int, force: bool | None = None) -> int:
+        """Read one byte from ``register``."""
+        return self.read_i2c_block_data(i2c_addr, register, 1)[0]
+
+    def close(self) -> None:
+        """Leave the bus open: it belongs to the board."""
+
+    @property
+    def measured(self) -> bool:
+        """Tell whether both lux and proximity come from measurements."""
+        return self.lux_measured and self.proximity_measured
 
 
 @contextmanager
@@ -134,6 +213,50 @@ def request_lines(gpio: GPIOChip | None, label: str, lines: dict[str, bool]) -> 
         return gpio.request_outputs(f"{CONSUMER}-{label}", lines)
     except OSError as err:
         raise GPIOUnavailableError(f"cannot claim {', '.join(lines)}: {err}") from err
+
+
+def _adc_config(mux: int) -> int:
+    """Return the config word that starts a single-shot gas conversion on ``mux``."""
+    config = ADS_START | mux << 12 | ADS_PGA_6144 << 9 | ADS_SINGLE_SHOT | ADS_DR_CODE << 5
+    return config | ADS_COMPARATOR_OFF
+
+
+def _adc_busy(bus: I2CBus) -> bool:
+    """Tell whether a conversion runs (the config register's OS bit reads 0)."""
+    return not bus.read_i2c_block_data(ADDR_ADS1015, ADS_REG_CONFIG, 2)[0] & 0x80
+
+
+def _await_adc(bus: I2CBus, timeout: float) -> None:
+    """Poll until the running conversion ends; ``TimeoutError`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while _adc_busy(bus):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the ADC conversion did not finish")
+
+
+def identify_adc(bus: I2CBus) -> Chip:
+    """Tell an ADS1015 from an ADS1115.
+
+    Runs single-shot conversions of the gas inputs at data-rate code 0b100. A result
+    with bits 3:0 set can only come from the 16-bit ADS1115; a conversion faster than
+    :data:`ADS_IDENTIFY_SPLIT` only from an ADS1015 (7.8 ms against 0.63 ms, each within
+    ±10 %). Each is timed from before its start is written, so a busy machine can only
+    make a conversion look slower, never faster.
+    """
+    # A conversion someone else started must end first: a start written meanwhile is lost.
+    _await_adc(bus, ADS_IDLE_TIMEOUT)
+    for sample in range(ADS_IDENTIFY_SAMPLES):
+        config = _adc_config(GAS_MUX[sample % len(GAS_MUX)])
+        started = time.monotonic()
+        bus.write_i2c_block_data(ADDR_ADS1015, ADS_REG_CONFIG, [config >> 8, config & 0xFF])
+        _await_adc(bus, ADS_IDLE_TIMEOUT)
+        took = time.monotonic() - started
+        msb, lsb = bus.read_i2c_block_data(ADDR_ADS1015, ADS_REG_CONVERSION, 2)
+        if (msb << 8 | lsb) & ADS_LOW_NIBBLE:
+            return Chip.ADS1115
+        if took < ADS_IDENTIFY_SPLIT:
+            return Chip.ADS1015
+    return Chip.ADS1115
 
 
 def scan_chips(bus: I2CBus) -> set[Chip]:
@@ -184,9 +307,9 @@ def detect(
 ) -> Detection:
     """Find out what is on this machine, then release everything that was opened.
 
-    Probes every bus device, asks which chips answer on I2C (timing the ADC to tell an
-    ADS1015 from an ADS1115), and on an Enviro+ waits up to ``frame_wait`` seconds for
-    a valid PMS5003 frame.
+    Probes every bus device, asks which chips answer on I2C (telling an ADS1015 from an
+    ADS1115 with :func:`identify_adc`), and on an Enviro+ waits up to ``frame_wait``
+    seconds for a valid PMS5003 frame.
     """
     devices = _devices(provider.probe(uart_path))
     chips: set[Chip] = set()
@@ -196,8 +319,7 @@ def detect(
             chips = scan_chips(bus)
             if Chip.ADS1015 in chips:
                 with suppress(*DRIVER_ERRORS):
-                    adc = ads1015.ADS1015(i2c_addr=ADDR_ADS1015, i2c_dev=bus)
-                    if adc.detect_chip_type() == ads1015.DEVICE_ADS1115:
+                    if identify_adc(bus) is Chip.ADS1115:
                         chips = (chips - {Chip.ADS1015}) | {Chip.ADS1115}
         finally:
             bus.close()
@@ -283,21 +405,26 @@ class Board:
     ) -> None:
         """Prepare the board; nothing is opened until :meth:`open`.
 
-        ``particulate_warmup``: seconds after enabling the PMS5003 whose frames are
-        dropped; ``particulate_stale_after``: age after which the newest frame no
-        longer counts; ``particulate_read_timeout``: UART read timeout, after which a
-        silent sensor counts as an error.
+        ``particulate_warmup``: seconds after the PMS5003 woke up (enabled or reset)
+        whose frames are dropped; ``particulate_stale_after``: age after which the
+        newest frame no longer counts; ``particulate_read_timeout``: UART read timeout,
+        after which a silent sensor counts as an error (once warmed up). All three are
+        measured on the provider's clock (:meth:`BusProvider.monotonic`), the one the
+        UART's timeouts run on.
         """
         self.provider = provider
         self.uart_path = uart_path
         self.particulate_warmup = particulate_warmup
         self.particulate_stale_after = particulate_stale_after
         self.particulate_read_timeout = particulate_read_timeout
-        self.detection: Detection | None = None
+        self._particulate_clock = provider.monotonic
+        self._detection_lock = threading.Lock()
+        self._detection: Detection | None = None
         self.display: ST7735Display | None = None
         self._display_begun = False
         self.display_error: str | None = None
-        self.adc_type: str | None = None
+        # Which ADC the last identification found (kept while its driver is rebuilt).
+        self.adc_type: Chip | None = None
         self._bus_lock = threading.RLock()
         self._lcd_lock = threading.Lock()
         self._i2c: I2CBus | None = None
@@ -306,15 +433,45 @@ class Board:
         self._bme: Any = None
         self._bme_ready_at = 0.0
         self._ltr: Any = None
-        self._adc: Any = None
+        self._ltr_bus: LightSensorBus | None = None
+        self._ltr_ready_at = 0.0
+        self._adc: Chip | None = None
         self._heater: LineRequest | None = None
         self._pms_lines: LineRequest | None = None
         self._lcd_lines: LineRequest | None = None
         self._pms: ProviderPMS5003 | None = None
         self._reader: ParticulateReader | None = None
-        self._reader_health = GroupHealth()
+        # Counts of the readers that were replaced, and the last one's state: the
+        # sensor's health spans every reader that read it.
+        self._retired_health = GroupHealth(extra=dict.fromkeys((*ERROR_KINDS, *STATE_COUNTS), 0))
+        self._last_reader_health = GroupHealth()
+        # When the sensor woke up and its newest frame, kept for the next reader while
+        # the lines stay claimed (the sensor runs on).
+        self._pms_woke_at: float | None = None
+        self._pms_latest: Frame | None = None
         self._health = {group: GroupHealth() for group in SensorGroup}
         self._opened = False
+
+    @property
+    def detection(self) -> Detection | None:
+        """Return what was found, updated when the PMS5003's first frame arrives."""
+        with self._detection_lock:
+            return self._detection
+
+    def _set_detection(self, detection: Detection) -> None:
+        with self._detection_lock:
+            self._detection = detection
+
+    def _particulate_frame_seen(self) -> None:
+        """Record that the PMS5003 answers (called from the reader thread)."""
+        with self._detection_lock:
+            detection = self._detection
+            if detection is not None and not detection.particulate_frames:
+                self._detection = replace(
+                    detection,
+                    chips=detection.chips | {Chip.PMS5003},
+                    particulate_frames=True,
+                )
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -325,8 +482,8 @@ class Board:
         GPIO line is unavailable does not stop the others: it reports an error in
         :meth:`read` and is set up again on later cycles.
         """
-        if self._opened and self.detection is not None:
-            return self.detection
+        if self._opened and (detection := self.detection) is not None:
+            return detection
         try:
             return self._open()
         except BaseException:
@@ -358,7 +515,7 @@ class Board:
             self._try_init(SensorGroup.LIGHT, self._init_light)
         if Chip.ADS1015 in chips:
             self._try_init(SensorGroup.GAS, self._init_gas)
-            if self.adc_type == ads1015.DEVICE_ADS1115:
+            if self.adc_type is Chip.ADS1115:
                 chips = (chips - {Chip.ADS1015}) | {Chip.ADS1115}
         detection = Detection(
             devices=devices,
@@ -368,22 +525,27 @@ class Board:
             simulated=provider.simulated,
             serial_console=provider.serial_console_on(self.uart_path),
         )
-        self.detection = detection
+        self._set_detection(detection)
         if not detection.board_found:
             raise BoardNotFoundError(detection)
         if SensorGroup.PARTICULATES in detection.groups:
             self._try_init(SensorGroup.PARTICULATES, self._init_particulates)
         if detection.has_display:
             self._open_display()
+        # Last, so that the other groups' setup overlaps the first measurements.
         if self._bme is not None:
-            # Last, so that the other groups' setup overlaps the first measurement.
             self._try_init(SensorGroup.CLIMATE, self._settle_climate)
+        if self._ltr is not None:
+            self._try_init(SensorGroup.LIGHT, self._settle_light)
         return detection
 
     def close(self) -> None:
         """Stop the particulate thread and release every line, descriptor and driver."""
         self._opened = False
         self._stop_particulates()
+        # The lines are given back: the next open starts the sensor's warm-up afresh.
+        self._pms_woke_at = None
+        self._pms_latest = None
         with self._lcd_lock:
             self.display = None
             self._display_begun = False
@@ -391,7 +553,7 @@ class Board:
                 self._spi.close()
                 self._spi = None
         with self._bus_lock:
-            self._bme = self._ltr = self._adc = None
+            self._bme = self._ltr = self._adc = self._ltr_bus = None
             if self._heater is not None:
                 # The heater draws current; leave it off, as enviroplus.gas does at exit.
                 with suppress(OSError):
@@ -453,7 +615,15 @@ class Board:
     def health(self) -> dict[SensorGroup, GroupHealth]:
         """Return a copy of every group's running health."""
         health = {group: replace(h, extra=dict(h.extra)) for group, h in self._health.items()}
-        reader = self._reader.health() if self._reader is not None else self._reader_health
+        current = self._reader
+        if current is not None:
+            reader = combined_health(self._retired_health, current.health())
+        else:
+            reader = replace(
+                self._retired_health,
+                consecutive_errors=self._last_reader_health.consecutive_errors,
+                extra=dict(self._retired_health.extra),
+            )
         pms = health[SensorGroup.PARTICULATES]
         health[SensorGroup.PARTICULATES] = replace(
             reader,
@@ -505,7 +675,7 @@ class Board:
         if group is SensorGroup.CLIMATE:
             self._bme = None
         elif group is SensorGroup.LIGHT:
-            self._ltr = None
+            self._ltr = self._ltr_bus = None
         elif group is SensorGroup.GAS:
             self._adc = None
         elif group is SensorGroup.PARTICULATES:
@@ -548,11 +718,38 @@ class Board:
     # -- light (LTR559) --------------------------------------------------------------
 
     def _init_light(self) -> None:
-        self._ltr = ltr559.LTR559(i2c_dev=self._bus())
+        bus = LightSensorBus(self._bus())
+        # The constructor resets the chip and enables it: measuring starts now.
+        self._ltr = ltr559.LTR559(i2c_dev=bus)
+        self._ltr_bus = bus
+        self._ltr_ready_at = time.monotonic() + LTR559_FIRST_DATA
+
+    def _settle_light(self) -> None:
+        """Wait (bounded) until the driver has read a real integration and PS measurement.
+
+        Until then it would return its initial 0 lx and proximity 0, which look like a
+        dark room with nothing near.
+        """
+        ltr, bus = self._ltr, self._ltr_bus
+        if ltr is None or bus is None:
+            return
+        self._sleep_until(self._ltr_ready_at)
+        deadline = self._ltr_ready_at + LTR559_FIRST_DATA_TIMEOUT
+        while True:
+            ltr.update_sensor()
+            if bus.measured:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    "the light sensor delivered no measurement "
+                    f"{LTR559_FIRST_DATA + LTR559_FIRST_DATA_TIMEOUT:.1f} s after setup"
+                )
+            time.sleep(LTR559_POLL_INTERVAL)
 
     def _ensure_light(self) -> None:
         if self._ltr is None:
             self._init_light()
+            self._settle_light()
 
     def _read_light(self) -> LightReading:
         ltr = self._ltr
@@ -574,29 +771,28 @@ class Board:
         if not self._opened:
             raise BoardClosedError("the board is not open")
         with self._bus_lock:
-            ltr = self._ltr
-            if ltr is None:
+            ltr, bus = self._ltr, self._ltr_bus
+            if ltr is None or bus is None:
                 raise BoardError("the light and proximity sensor is not available")
             try:
-                return int(ltr.get_proximity())
+                proximity = int(ltr.get_proximity())
             except DRIVER_ERRORS as err:
                 raise BoardError(_describe(err)) from err
+            if not bus.proximity_measured:
+                # The driver's initial 0 would re-arm the tap detector: no value instead.
+                raise BoardError("the proximity sensor has not measured yet")
+            return proximity
 
     # -- gas (MICS6814 on the ADS1015) -----------------------------------------------
 
     def _init_gas(self) -> None:
         if self._heater is None:
             self._heater = request_lines(self._gpio, "gas-heater", {LINE_GAS_HEATER: True})
-        adc = ads1015.ADS1015(i2c_addr=ADDR_ADS1015, i2c_dev=self._bus())
-        self.adc_type = adc.detect_chip_type()
-        adc.set_mode("single")
-        adc.set_programmable_gain(GAS_GAIN)
-        ads1115 = self.adc_type == ads1015.DEVICE_ADS1115
-        adc.set_sample_rate(GAS_RATE_ADS1115 if ads1115 else GAS_RATE_ADS1015)
-        # Setup leaves a conversion running with the power-on input selection, so the
-        # first reading returns the wrong channel: take it and throw it away.
-        self._adc = adc
-        self._gas_volts()
+        # Every conversion writes the whole config (input, gain, rate, single shot), and
+        # identification waits for each of its conversions to end, so no conversion of
+        # a stale input selection is left running for the first reading to return.
+        self.adc_type = identify_adc(self._bus())
+        self._adc = self.adc_type
 
     def _ensure_gas(self) -> None:
         if self._adc is None:
@@ -617,18 +813,14 @@ class Board:
         driver's arithmetic) at the bus-time floor.
         """
         bus = self._bus()
-        ads1115 = self.adc_type == ads1015.DEVICE_ADS1115
-        config = ADS_START | mux << 12 | ADS_PGA_6144 << 9 | ADS_SINGLE_SHOT | ADS_DR_CODE << 5
-        config |= ADS_COMPARATOR_OFF
+        ads1115 = self.adc_type is Chip.ADS1115
+        config = _adc_config(mux)
         bus.write_i2c_block_data(ADDR_ADS1015, ADS_REG_CONFIG, [config >> 8, config & 0xFF])
         conversion_time = 1.0 / (GAS_RATE_ADS1115 if ads1115 else GAS_RATE_ADS1015)
         if conversion_time > 2 * ADS_POLL_TIME:
             # An ADS1115 at 128 SPS: sleep rather than hold the bus with ~16 polls.
             time.sleep(conversion_time - ADS_POLL_TIME)
-        deadline = time.monotonic() + 10 * conversion_time + 0.1
-        while not bus.read_i2c_block_data(ADDR_ADS1015, ADS_REG_CONFIG, 2)[0] & 0x80:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the ADC conversion did not finish")
+        _await_adc(bus, 10 * conversion_time + 0.1)
         msb, lsb = bus.read_i2c_block_data(ADDR_ADS1015, ADS_REG_CONVERSION, 2)
         raw = msb << 8 | lsb
         value: float
@@ -662,9 +854,7 @@ class Board:
 
     def _init_particulates(self) -> None:
         if self._pms_lines is None and self._gpio is not None:
-            self._pms_lines = request_lines(
-                self._gpio, "pms5003", {LINE_PMS_ENABLE: True, LINE_PMS_RESET: True}
-            )
+            self._claim_particulate_lines()
         if self._pms_lines is not None:
             enable = (self._pms_lines, self._line(LINE_PMS_ENABLE))
             reset = (self._pms_lines, self._line(LINE_PMS_RESET))
@@ -677,13 +867,35 @@ class Board:
             return provider.open_serial(path, PMS_BAUD_RATE, timeout)
 
         self._pms = ProviderPMS5003(open_port, enable=enable, reset=reset)
-        self._reader = ParticulateReader(self._pms, warmup=self.particulate_warmup)
+        self._reader = ParticulateReader(
+            self._pms,
+            warmup=self.particulate_warmup,
+            clock=self._particulate_clock,
+            woke_at=self._pms_woke_at,
+            latest=self._pms_latest,
+            on_frame=self._particulate_frame_seen,
+            first_frame_within=self.particulate_read_timeout,
+        )
         self._reader.start()
+
+    def _claim_particulate_lines(self) -> None:
+        """Drive SET and RESET high: the sensor wakes up now (if it slept)."""
+        self._pms_lines = request_lines(
+            self._gpio, "pms5003", {LINE_PMS_ENABLE: True, LINE_PMS_RESET: True}
+        )
+        self._pms_woke_at = self._particulate_clock()
+        self._pms_latest = None
 
     def _stop_particulates(self) -> None:
         if self._reader is not None:
             self._reader.stop()
-            self._reader_health = self._reader.health()
+            health = self._reader.health()
+            self._retired_health = combined_health(self._retired_health, health)
+            self._last_reader_health = health
+            if self._pms_lines is not None:
+                # The lines stay claimed: a next reader goes on where this one stopped.
+                self._pms_woke_at = self._reader.woke_at
+                self._pms_latest = self._reader.latest()
             self._reader = None
         if self._pms is not None:
             self._pms.close()
@@ -702,17 +914,17 @@ class Board:
         reader = self._reader
         assert reader is not None
         frame = reader.latest()
-        if frame is None:
-            if reader.warming_up:
-                return GroupResult(None, error="particulate sensor warming up")
-            last = reader.health().last_error
-            return GroupResult(None, error=f"no valid frame yet{f' ({last})' if last else ''}")
-        age = time.monotonic() - frame.arrived_monotonic
-        if age > self.particulate_stale_after:
-            last = reader.health().last_error
-            detail = f" ({last})" if last else ""
-            return GroupResult(None, error=f"no valid frame for {age:.0f} s{detail}")
-        return GroupResult(frame.reading, read_at=frame.arrived_at)
+        age = None if frame is None else self._particulate_clock() - frame.arrived_monotonic
+        if frame is not None and age is not None and age <= self.particulate_stale_after:
+            return GroupResult(frame.reading, read_at=frame.arrived_at)
+        if reader.warming_up:
+            # Expected after a start or a reset: a state, not an error.
+            return GroupResult(None, warming_up=True)
+        last = reader.health().last_error
+        detail = f" ({last})" if last else ""
+        if age is None:
+            return GroupResult(None, error=f"no valid frame yet{detail}")
+        return GroupResult(None, error=f"no valid frame for {age:.0f} s{detail}")
 
     # -- the LCD ---------------------------------------------------------------------
 

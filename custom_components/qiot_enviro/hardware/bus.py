@@ -119,7 +119,11 @@ class GPIOChip(Protocol):
     path: str
 
     def line_offset(self, name: str) -> int:
-        """Return the offset of a named line (``GPIO22``); raise ``OSError`` if absent."""
+        """Return the offset of one of the board's lines, named as current kernels name it.
+
+        ``GPIO22`` is found whatever this kernel calls the line (see ``gpio_lines``);
+        raise ``OSError`` for a line the board does not use.
+        """
 
     def request_outputs(self, consumer: str, lines: dict[str, bool]) -> LineRequest:
         """Claim named lines as outputs with initial levels; ``OSError(EBUSY)`` if claimed."""
@@ -158,3 +162,11 @@ class BusProvider(Protocol):
 
     def cpu_temperature(self) -> float | None:
         """Return the CPU temperature in °C, or ``None`` if unknown."""
+
+    def monotonic(self) -> float:
+        """Return the monotonic time the devices run on, in seconds.
+
+        The UART's read timeouts are measured on it, so the particulate sensor's warm-up
+        and staleness are too: ``time.monotonic`` on a Pi; on the emulator its sensor's
+        clock, which tests may run faster than real time.
+        """

@@ -3,12 +3,15 @@
 Kept thin on purpose: the board logic lives in ``board.py`` and runs against the
 emulator in tests. What is here and testable without a Pi is the probing, which works
 on paths (``dev``, ``proc``, ``sys``, ``etc`` roots can point at a temporary tree):
-each device node is opened on its own and the errno tells a user what to fix.
+each device node is opened on its own and the errno tells a user what to fix. The GPIO
+chip is found by ``gpio_lines.choose_header_chip`` from each chip's label and line
+names, which differ between the kernels a Pi has shipped.
 """
 
 import errno
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,6 +32,7 @@ from .bus import (
     SerialPort,
     SPIPort,
 )
+from .gpio_lines import ChipLines, choose_header_chip
 from .models import BusDevice, DeviceProbe, DeviceStatus
 from .spi import SpiDevTransport
 
@@ -76,16 +80,24 @@ def console_devices(cmdline: str) -> set[str]:
 
 
 class GpiodChip:
-    """A ``gpiod.Chip`` behind the ``GPIOChip`` protocol."""
+    """A ``gpiod.Chip`` behind the ``GPIOChip`` protocol.
 
-    def __init__(self, path: str) -> None:
+    The board names its lines as the current kernels do (``GPIO9``); ``offsets`` maps
+    those names to the offsets this chip has them at, whatever the kernel calls them.
+    """
+
+    def __init__(self, path: str, offsets: dict[str, int]) -> None:
         """Open the chip."""
         self.path = path
+        self._offsets = dict(offsets)
         self._chip = gpiod.Chip(path)
 
     def line_offset(self, name: str) -> int:
-        """Return the offset of a named line; ``OSError`` if the chip lacks it."""
-        return self._chip.line_offset_from_id(name)
+        """Return the offset of one of the board's lines; ``OSError`` for another name."""
+        try:
+            return self._offsets[name]
+        except KeyError:
+            raise OSError(errno.ENOENT, f"line {name} is not one of the board's lines") from None
 
     def request_outputs(self, consumer: str, lines: dict[str, bool]) -> LineRequest:
         """Claim named lines as outputs at the given levels (``OSError`` EBUSY if held)."""
@@ -110,6 +122,14 @@ class GpiodChip:
     def close(self) -> None:
         """Close the chip's file descriptor."""
         self._chip.close()
+
+
+def read_chip_lines(path: str) -> ChipLines:
+    """Return a chip's label and line names (``OSError`` if it cannot be opened)."""
+    with gpiod.Chip(path) as chip:
+        info = chip.get_info()
+        names = tuple(chip.get_line_info(offset).name or "" for offset in range(info.num_lines))
+        return ChipLines(path, info.label, names)
 
 
 class LinuxBusProvider:
@@ -147,41 +167,55 @@ class LinuxBusProvider:
             self.probe_gpio(),
         ]
 
-    def gpio_chip_path(self) -> str | None:
-        """Return the GPIO chip that carries every line the board uses, by line name."""
-        for path in sorted(self._dev.glob("gpiochip*")):
-            if not gpiod.is_gpiochip_device(str(path)):
-                continue
-            try:
-                with gpiod.Chip(str(path)) as chip:
-                    for name in BOARD_LINES:
-                        chip.line_offset_from_id(name)
-            except OSError:
-                continue
-            return str(path)
-        return None
-
-    def probe_gpio(self) -> DeviceProbe:
-        """Find the chip by line names; report foreign claims on our lines as busy."""
+    def _gpio_chips(self) -> tuple[list[ChipLines], list[str]]:
+        """Return every GPIO chip's lines, and the chips that refused to open."""
+        chips: list[ChipLines] = []
         denied: list[str] = []
         for path in sorted(self._dev.glob("gpiochip*")):
             if not gpiod.is_gpiochip_device(str(path)):
                 continue
             try:
-                chip = GpiodChip(str(path))
+                chips.append(read_chip_lines(str(path)))
             except PermissionError:
                 denied.append(str(path))
-                continue
-            try:
-                claims = chip.foreign_claims(BOARD_LINES)
             except OSError:
-                continue  # not the chip with the header's lines
-            finally:
-                chip.close()
+                continue
+        return chips, denied
+
+    def find_gpio_chip(self) -> tuple[str, dict[str, int]] | None:
+        """Return the chip with the header's lines and the board's offsets on it."""
+        found = choose_header_chip(self._gpio_chips()[0])
+        if found is None:
+            return None
+        chip, offsets = found
+        return chip.path, offsets
+
+    def gpio_chip_path(self) -> str | None:
+        """Return the GPIO chip that carries every line the board uses."""
+        found = self.find_gpio_chip()
+        return found[0] if found else None
+
+    def probe_gpio(self) -> DeviceProbe:
+        """Find the header's chip; report foreign claims on our lines as busy."""
+        chips, denied = self._gpio_chips()
+        found = choose_header_chip(chips)
+        if found is not None:
+            chip_lines, offsets = found
+            try:
+                chip = GpiodChip(chip_lines.path, offsets)
+                try:
+                    claims = chip.foreign_claims(BOARD_LINES)
+                finally:
+                    chip.close()
+            except OSError as err:
+                status = status_for_errno(err.errno)
+                return DeviceProbe(BusDevice.GPIO, chip_lines.path, status, str(err))
             if claims:
                 held = ", ".join(f"{line} by {who}" for line, who in claims.items())
-                return DeviceProbe(BusDevice.GPIO, str(path), DeviceStatus.BUSY, f"held: {held}")
-            return DeviceProbe(BusDevice.GPIO, str(path), DeviceStatus.OK)
+                return DeviceProbe(
+                    BusDevice.GPIO, chip_lines.path, DeviceStatus.BUSY, f"held: {held}"
+                )
+            return DeviceProbe(BusDevice.GPIO, chip_lines.path, DeviceStatus.OK)
         if denied:
             return DeviceProbe(
                 BusDevice.GPIO, denied[0], DeviceStatus.PERMISSION_DENIED, "permission denied"
@@ -231,6 +265,10 @@ class LinuxBusProvider:
         except OSError:
             return "unknown"
 
+    def monotonic(self) -> float:
+        """Return the system's monotonic time (the UART's timeouts run on it)."""
+        return time.monotonic()
+
     def cpu_temperature(self) -> float | None:
         """Return the SoC temperature in °C from the first thermal zone."""
         try:
@@ -257,7 +295,7 @@ class LinuxBusProvider:
 
     def open_gpio(self) -> GPIOChip:
         """Open the GPIO chip that carries the board's lines."""
-        path = self.gpio_chip_path()
-        if path is None:
+        found = self.find_gpio_chip()
+        if found is None:
             raise FileNotFoundError(errno.ENOENT, _HINTS[BusDevice.GPIO], str(self._dev))
-        return GpiodChip(path)
+        return GpiodChip(*found)

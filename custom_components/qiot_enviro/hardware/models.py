@@ -150,12 +150,14 @@ class GroupResult[T]:
     """One sensor group's outcome in a cycle: a value, or the error that replaced it.
 
     ``read_at`` is when the value was measured (for particulates: when the frame
-    arrived), ``None`` when there is no value.
+    arrived), ``None`` when there is no value. ``warming_up``: no value yet because the
+    sensor is still in its expected warm-up after a start, which is not an error.
     """
 
     value: T | None
     error: str | None = None
     read_at: datetime | None = None
+    warming_up: bool = False
 
     @property
     def ok(self) -> bool:

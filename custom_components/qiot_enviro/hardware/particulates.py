@@ -1,12 +1,15 @@
 """The PMS5003 particulate sensor: the vendor driver on our UART, read by a thread.
 
-The sensor streams a frame about every second and ``pms5003.PMS5003.read`` blocks
-until the next one, so a background thread reads it and keeps the newest valid frame;
-a polling cycle takes that frame without waiting, and the I2C sensors never wait for
-the UART. The thread survives every error the driver raises (checksum, a bad length
-field, garbage without a start of frame, silence), counts them, resets the sensor
-through its reset line after several in a row, and drops frames during a warm-up after
-the sensor was enabled (the fan needs time before the counts are stable).
+The sensor streams a frame every 2.3 s in stable mode (200-800 ms in fast mode, per the
+Plantower manual) and ``pms5003.PMS5003.read`` blocks until the next one, so a
+background thread reads it and keeps the newest valid frame; a polling cycle takes that
+frame without waiting, and the I2C sensors never wait for the UART. The thread survives
+every error the driver raises (checksum, a bad length field, garbage without a start
+of frame, silence), counts them, resets the sensor through its reset line after several
+in a row, and drops frames during a warm-up after the sensor woke up (enabled or reset:
+"stable data should be got at least 30 seconds after the sensor wakeup"). Silence
+during that warm-up is the sensor starting, not an error: it neither counts nor leads
+to a reset, so a slow start cannot turn into a reset loop.
 """
 
 import errno
@@ -25,8 +28,9 @@ from .bus import LineRequest, SerialPort
 from .models import GroupHealth, ParticulateReading
 
 PMS_BAUD_RATE = 9600
-# Several frame intervals: long enough not to time out between frames.
-PMS_SERIAL_TIMEOUT = 2.5
+# Longer than the slowest documented frame interval (2.3 s in stable mode) with 1.7 s
+# to spare, as the vendor's driver has it: a sensor that is merely slow never times out.
+PMS_SERIAL_TIMEOUT = 4.0
 # Errors in a row after which the sensor is reset through its RESET line.
 PMS_RESET_AFTER = 3
 # The PMS5003 range ends at 1000 µg/m³; more is a broken frame, not air.
@@ -34,6 +38,8 @@ PMS_MAX_UG = 1000
 
 # Keys of GroupHealth.extra for the particulate group.
 ERROR_KINDS = ("checksum", "length", "timeout", "no_frame_start", "io", "implausible")
+# Frames dropped during warm-up, silences during warm-up (not errors), resets done.
+STATE_COUNTS = ("frames", "warmup", "warmup_silence", "resets")
 
 
 class NullLine:
@@ -159,24 +165,40 @@ class ParticulateReader:
         warmup: float,
         reset_after: int = PMS_RESET_AFTER,
         clock: Callable[[], float] = time.monotonic,
+        woke_at: float | None = None,
+        latest: Frame | None = None,
+        on_frame: Callable[[], None] | None = None,
+        first_frame_within: float = PMS_SERIAL_TIMEOUT,
     ) -> None:
-        """Prepare the reader; frames in the first ``warmup`` seconds are dropped."""
+        """Prepare the reader; frames in the first ``warmup`` seconds after wake-up are dropped.
+
+        ``woke_at`` is when the sensor woke up (on ``clock``; by default when the
+        reader starts), ``latest`` a frame an earlier reader of the same running sensor
+        kept, ``on_frame`` is called (from the thread) when the first valid frame,
+        warm-up or not, has been read: the sensor is there. The sensor still counts as
+        starting for ``first_frame_within`` seconds after the warm-up, until its first
+        stable frame: frames are 2.3 s apart, so the first may come that much later.
+        """
         self._sensor = sensor
         self._warmup = warmup
         self._reset_after = reset_after
         self._clock = clock
+        self._on_frame = on_frame
+        self._seen_frame = False
         self._stop = sensor.stop_event
         self._lock = threading.Lock()
-        self._latest: Frame | None = None
-        self._health = GroupHealth(
-            extra=dict.fromkeys((*ERROR_KINDS, "frames", "warmup", "resets"), 0)
-        )
-        self._enabled_at = clock()
+        self._latest: Frame | None = latest
+        self._health = GroupHealth(extra=dict.fromkeys((*ERROR_KINDS, *STATE_COUNTS), 0))
+        self._first_frame_within = first_frame_within
+        self._given_wake = woke_at
+        self._woke_at = clock() if woke_at is None else woke_at
+        self._stable_since_wake = latest is not None
         self._thread = threading.Thread(target=self._run, name="qiot_enviro-pms5003", daemon=True)
 
     def start(self) -> None:
         """Start reading."""
-        self._enabled_at = self._clock()
+        if self._given_wake is None:
+            self._woke_at = self._clock()
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -194,9 +216,27 @@ class ParticulateReader:
         return self._thread.is_alive()
 
     @property
+    def woke_at(self) -> float:
+        """Return when the sensor last woke up (enabled, or reset by this reader)."""
+        with self._lock:
+            return self._woke_at
+
+    @property
     def warming_up(self) -> bool:
-        """Tell whether frames are still being dropped after enable."""
-        return self._clock() - self._enabled_at < self._warmup
+        """Tell whether the sensor is still starting after it woke up.
+
+        It is while its frames are dropped, and after a warm-up until its first stable
+        frame, for up to ``first_frame_within`` seconds. Without a warm-up (0 s) the
+        sensor is never considered starting.
+        """
+        if self._warmup <= 0:
+            return False
+        with self._lock:
+            woke, stable = self._woke_at, self._stable_since_wake
+        elapsed = self._clock() - woke
+        if elapsed < self._warmup:
+            return True
+        return not stable and elapsed < self._warmup + self._first_frame_within
 
     def latest(self) -> Frame | None:
         """Return the newest valid frame, if any."""
@@ -234,6 +274,11 @@ class ParticulateReader:
                 kind, message = "implausible", f"implausible frame: {why}"
             if self._stop.is_set():
                 break
+            if kind == "timeout" and self.warming_up:
+                # The fan is starting: the sensor says nothing yet, and that is fine.
+                with self._lock:
+                    self._health.extra["warmup_silence"] += 1
+                continue
             consecutive += 1
             self._record_error(kind, message)
             if consecutive >= self._reset_after:
@@ -241,11 +286,19 @@ class ParticulateReader:
                 with self._lock:
                     self._health.extra["resets"] += 1
                 self._sensor.reset()
+                # Reset released: the sensor starts over, fan and all.
+                with self._lock:
+                    self._woke_at = self._clock()
+                    self._stable_since_wake = False
 
     def _accept(self, reading: ParticulateReading) -> None:
+        if not self._seen_frame:
+            self._seen_frame = True
+            if self._on_frame is not None:
+                self._on_frame()
         now = self._clock()
         with self._lock:
-            if now - self._enabled_at < self._warmup:
+            if now - self._woke_at < self._warmup:
                 self._health.extra["warmup"] += 1
                 return
             health = self._health
@@ -253,6 +306,7 @@ class ParticulateReader:
                 health.recoveries += 1
             health.consecutive_errors = 0
             health.extra["frames"] += 1
+            self._stable_since_wake = True
             arrived = datetime.now(UTC)
             health.last_good = arrived
             self._latest = Frame(reading, arrived, now)
@@ -264,3 +318,23 @@ class ParticulateReader:
             health.consecutive_errors += 1
             health.last_error = message
             health.extra[kind] += 1
+
+
+def combined_health(earlier: GroupHealth, later: GroupHealth) -> GroupHealth:
+    """Return the health of two readers of the same sensor, one after the other.
+
+    Counts add up; the streak and the newest error are the later reader's, unless it
+    has none yet.
+    """
+    last_goods = [h.last_good for h in (earlier, later) if h.last_good is not None]
+    extra = dict(earlier.extra)
+    for key, count in later.extra.items():
+        extra[key] = extra.get(key, 0) + count
+    return GroupHealth(
+        last_good=max(last_goods) if last_goods else None,
+        error_count=earlier.error_count + later.error_count,
+        consecutive_errors=later.consecutive_errors,
+        last_error=later.last_error or earlier.last_error,
+        recoveries=earlier.recoveries + later.recoveries,
+        extra=extra,
+    )

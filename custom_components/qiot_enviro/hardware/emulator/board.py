@@ -4,7 +4,9 @@
 :class:`~.environment.Environment`, the I2C bus with the BME280, LTR559 and (Enviro+)
 ADS1015 or ADS1115, the GPIO chip, the PMS5003 on the UART (Enviro+) and the ST7735
 LCD on SPI. ``board.provider`` is a :class:`EmulatedBusProvider`, which the real
-``hardware.board.Board`` opens exactly as it opens the Pi's buses.
+``hardware.board.Board`` opens exactly as it opens the Pi's buses: it finds the
+header's GPIO lines with the same lookup as on a Pi (``gpio_lines``), on a chip named
+as one of the kernels a Pi has shipped (``gpio_naming``, see ``gpio.KERNEL_NAMINGS``).
 
 Faults, all through ``board.faults`` (a :class:`Faults`); ``count=None`` means "until
 ``clear()``":
@@ -36,6 +38,7 @@ from ..bus import (  # noqa: TID252 - keeps the hardware package relocatable
     ADDR_LTR559,
     DEFAULT_UART,
 )
+from ..gpio_lines import header_offsets  # noqa: TID252 - keeps the hardware package relocatable
 from ..models import (  # noqa: TID252 - keeps the hardware package relocatable
     BusDevice,
     DeviceProbe,
@@ -43,7 +46,7 @@ from ..models import (  # noqa: TID252 - keeps the hardware package relocatable
     Variant,
 )
 from .environment import Environment
-from .gpio import EmulatedGPIOChip
+from .gpio import DEFAULT_NAMING, EmulatedGPIOChip, EmulatedGPIOHandle
 from .i2c import EmulatedADS1x15, EmulatedBME280, EmulatedI2CBus, EmulatedI2CHandle, EmulatedLTR559
 from .pms5003 import EmulatedPMS5003, EmulatedSerialPort, FrameFault
 from .st7735 import EmulatedSPIPort, EmulatedST7735
@@ -147,30 +150,38 @@ class EmulatedBoard:
         *,
         seed: int = 0,
         pace: bool = False,
-        frame_interval: float = 1.0,
+        frame_interval: float | None = None,
         power_up_delay: float | None = None,
+        stabilisation_time: float | None = None,
         adc: Literal["ads1015", "ads1115"] = "ads1015",
+        adc_rate_error: float = 0.0,
+        gpio_naming: str = DEFAULT_NAMING,
+        pms_speed: float = 1.0,
         env: Environment | None = None,
     ) -> None:
         """Build the board; see :func:`create_simulated`."""
         self.variant = variant
         self.seed = seed
         self.env = env or Environment(seed)
-        self.gpio = EmulatedGPIOChip(GPIO_PATH)
+        self.gpio = EmulatedGPIOChip(GPIO_PATH, naming=gpio_naming)
         self.bme280 = EmulatedBME280(self.env)
         self.ltr559 = EmulatedLTR559(self.env)
         self.i2c = EmulatedI2CBus({ADDR_BME280: self.bme280, ADDR_LTR559: self.ltr559}, pace=pace)
         self.adc: EmulatedADS1x15 | None = None
         if variant is Variant.ENVIRO_PLUS:
-            self.adc = EmulatedADS1x15(self.env, ads1115=adc == "ads1115")
+            self.adc = EmulatedADS1x15(
+                self.env, ads1115=adc == "ads1115", rate_error=adc_rate_error
+            )
             self.i2c.attach(ADDR_ADS1015, self.adc)
         self.pms = EmulatedPMS5003(
             self.env,
             self.gpio,
             frame_interval=frame_interval,
             power_up_delay=power_up_delay,
+            stabilisation_time=stabilisation_time,
             seed=seed,
             connected=variant is Variant.ENVIRO_PLUS,
+            speed=pms_speed,
         )
         self.lcd = EmulatedST7735(self.gpio)
         self.pace = pace
@@ -208,7 +219,14 @@ class EmulatedBusProvider:
         status = self._board.device_faults.status.get(device, DeviceStatus.OK)
         if device is BusDevice.UART and path not in UART_PATHS:
             return DeviceStatus.NOT_PRESENT
+        if device is BusDevice.GPIO and self._header_offsets() is None:
+            return DeviceStatus.NOT_PRESENT
         return status
+
+    def _header_offsets(self) -> dict[str, int] | None:
+        """Find the board's lines on the chip as the Linux provider would."""
+        chip = self._board.gpio
+        return header_offsets(chip.label, chip.line_names)
 
     def _check(self, device: BusDevice, path: str) -> None:
         status = self._status(device, path)
@@ -255,10 +273,13 @@ class EmulatedBusProvider:
         board.spi_ports.append(port)
         return port
 
-    def open_gpio(self) -> EmulatedGPIOChip:
-        """Open the GPIO chip."""
+    def open_gpio(self) -> EmulatedGPIOHandle:
+        """Open the GPIO chip, with the board's lines found by the kernel's names."""
         self._check(BusDevice.GPIO, GPIO_PATH)
-        return self._board.gpio.opened()
+        offsets = self._header_offsets()
+        if offsets is None:  # _check already refused: kept for the type checker
+            raise FileNotFoundError(errno.ENOENT, "no GPIO chip carries the Enviro's lines")
+        return self._board.gpio.opened(offsets)
 
     def serial_console_on(self, uart_path: str) -> bool:
         """Tell whether the (simulated) kernel console holds the UART."""
@@ -272,22 +293,38 @@ class EmulatedBusProvider:
         """Return the simulated SoC temperature."""
         return self._board.env.values().cpu_temperature
 
+    def monotonic(self) -> float:
+        """Return the emulated PMS5003's time (its UART's timeouts run on it)."""
+        return self._board.pms.now()
+
 
 def create_simulated(
     variant: Variant = Variant.ENVIRO_PLUS,
     *,
     seed: int = 0,
     pace: bool = False,
-    frame_interval: float = 1.0,
+    frame_interval: float | None = None,
     adc: Literal["ads1015", "ads1115"] = "ads1015",
     power_up_delay: float | None = None,
+    stabilisation_time: float | None = None,
+    adc_rate_error: float = 0.0,
+    gpio_naming: str = DEFAULT_NAMING,
+    pms_speed: float = 1.0,
 ) -> EmulatedBoard:
     """Build an emulated board.
 
     ``seed`` fixes the simulated air; ``pace`` makes the I2C bus take 100 kHz time and
-    SPI 10 MHz time; ``frame_interval`` is the PMS5003's frame period (tests use about
-    0.05 s) and ``power_up_delay`` its start-up silence (two intervals by default);
-    ``adc`` picks the Enviro+'s ADC.
+    SPI 10 MHz time. The PMS5003: ``frame_interval`` is its frame period (by default the
+    manual's 2.3 s; tests use about 0.05 s), ``power_up_delay`` its silence after
+    wake-up (two intervals by default), ``stabilisation_time`` how long after wake-up its
+    values are still the fan's unstable ones (by default the manual's 30 s, or none when
+    ``frame_interval`` is given), ``pms_speed`` how much faster than real time its
+    clock runs (tests of those timings speed it up; the board measures the sensor's
+    warm-up on it, through ``EmulatedBusProvider.monotonic``). ``adc``
+    picks the Enviro+'s ADC and ``adc_rate_error`` how far its data rate is off (TI
+    allows ±10 %: +0.1 converts 10 % fast). ``gpio_naming`` picks how the kernel names
+    the GPIO lines (a key of ``gpio.KERNEL_NAMINGS``: "pi4", "pi4-legacy", "pi3",
+    "pi3-legacy", "pi3-unnamed", "pi5", "pi5-launch").
     """
     return EmulatedBoard(
         variant,
@@ -295,7 +332,11 @@ def create_simulated(
         pace=pace,
         frame_interval=frame_interval,
         power_up_delay=power_up_delay,
+        stabilisation_time=stabilisation_time,
         adc=adc,
+        adc_rate_error=adc_rate_error,
+        gpio_naming=gpio_naming,
+        pms_speed=pms_speed,
     )
 
 

@@ -10,10 +10,15 @@ way the silicon would, so the unmodified vendor drivers compute the values back:
   measurement after a reset or mode change has finished, the data registers hold the
   chip's reset values, which is what makes a real first reading wrong.
 - LTR559 (0x23): ids, a software reset bit that clears, ALS channel counts chosen so the
-  driver's lux formula returns the target, proximity counts.
+  driver's lux formula returns the target, proximity counts. As on the chip (datasheet,
+  ALS_PS_STATUS 0x8C), the "new data" bits are set when an ALS integration or a PS
+  measurement completes and clear when the data registers are read; after a reset the
+  data registers hold 0 until the first measurement after activation (10 ms wake-up,
+  then one integration time or PS measurement period).
 - ADS1015 or ADS1115 (0x49): a config register whose OS bit reads 0 while a
-  single-shot conversion runs for 1/SPS seconds of real time, and a conversion register
-  holding the MICS6814 divider voltage of the channel latched when it started.
+  single-shot conversion runs for 1/SPS seconds of real time (off by ``rate_error``:
+  TI allows the data rate to be 10 % off), and a conversion register holding the
+  MICS6814 divider voltage of the channel latched when it started.
 
 Faults are injected per address: :meth:`EmulatedI2CBus.fail` (NACK or EIO for ``count``
 transactions or until cleared) and :meth:`EmulatedI2CBus.remove` (a chip that never
@@ -474,6 +479,11 @@ _LTR_CH0_C = 17743
 _LTR_CH1_C = -11059
 # Indoor light: the IR channel reads about a third of the visible+IR channel.
 _LTR_IR_FRACTION = 0.3
+# ALS_MEAS_RATE repeat codes and PS_MEAS_RATE codes (8 and above: 10 ms), in ms.
+_LTR_REPEAT_MS = {0: 50, 1: 100, 2: 200, 3: 500, 4: 1000, 5: 2000, 6: 2000, 7: 2000}
+_LTR_PS_RATE_MS = {0: 50, 1: 70, 2: 100, 3: 200, 4: 500, 5: 1000, 6: 2000, 7: 2000, 8: 10}
+# From standby to the start of the first measurement (LITE-ON's start-up flowchart).
+_LTR_WAKEUP = 0.010
 _LTR_DEFAULTS = {0x82: 0x7F, 0x83: 0x01, 0x84: 0x02, 0x85: 0x03, 0x86: 0x92, 0x87: 0x05}
 _LTR_DEFAULTS |= {0x8F: 0x08, 0x90: 0xFF, 0x91: 0x07, 0x97: 0xFF, 0x98: 0xFF}
 
@@ -501,7 +511,7 @@ def ltr559_counts(lux: float, gain: int, integration_ms: int) -> tuple[int, int]
 
 
 class EmulatedLTR559:
-    """An LTR559 light and proximity sensor at register level."""
+    """An LTR559 light and proximity sensor at register level, with its measurement timing."""
 
     def __init__(self, env: Environment, *, reset_time: float = 0.0) -> None:
         """Create the chip; a software reset takes ``reset_time`` seconds to clear."""
@@ -516,30 +526,68 @@ class EmulatedLTR559:
         self._regs[:] = bytes(256)
         for reg, value in _LTR_DEFAULTS.items():
             self._regs[reg] = value
+        # When the measurement under way completes (None: in standby), whether the data
+        # registers hold a completed measurement, and whether it is unread.
+        self._als_due: float | None = None
+        self._als_measured = False
+        self._als_new = False
+        self._ps_due: float | None = None
+        self._ps_measured = False
+        self._ps_new = False
+
+    def _integration(self) -> float:
+        return _LTR_INTEGRATION_MS[(self._regs[0x85] >> 3) & 0x07] / 1000
+
+    def _als_period(self) -> float:
+        # Datasheet: a repeat rate shorter than the integration time is raised to it.
+        repeat = _LTR_REPEAT_MS[self._regs[0x85] & 0x07] / 1000
+        return max(repeat, self._integration())
+
+    def _ps_period(self) -> float:
+        return _LTR_PS_RATE_MS[min(self._regs[0x84] & 0x0F, 8)] / 1000
+
+    def _advance(self, now: float) -> None:
+        """Complete the measurements that are due by ``now``."""
+        if self._als_due is not None and now >= self._als_due:
+            period = self._als_period()
+            self._als_due += period * (math.floor((now - self._als_due) / period) + 1)
+            self._als_measured = self._als_new = True
+        if self._ps_due is not None and now >= self._ps_due:
+            period = self._ps_period()
+            self._ps_due += period * (math.floor((now - self._ps_due) / period) + 1)
+            self._ps_measured = self._ps_new = True
 
     def read(self, register: int, length: int, now: float) -> list[int]:
         """Return registers, with data and status computed from the environment."""
+        self._advance(now)
         regs = bytearray(self._regs)
         if now < self._reset_until:
             regs[0x80] |= 0x02
-        als_active = regs[0x80] & 0x01
-        ps_active = regs[0x81] & 0x03 == 0x03
         gain_code = (regs[0x80] >> 2) & 0x07
         values = self._env.values()
-        if als_active:
+        if self._als_measured:
             gain = _LTR_GAIN.get(gain_code, 1)
             integration = _LTR_INTEGRATION_MS[(regs[0x85] >> 3) & 0x07]
             ch0, ch1 = ltr559_counts(values.lux, gain, integration)
             regs[0x88:0x8C] = bytes([ch1 & 0xFF, ch1 >> 8, ch0 & 0xFF, ch0 >> 8])
-        proximity = max(0, min(2047, values.proximity))
-        if ps_active:
+        if self._ps_measured:
+            proximity = max(0, min(2047, values.proximity))
             regs[0x8D:0x8F] = bytes([proximity & 0xFF, proximity >> 8])
-        # Data valid (bit 7 clear), gain echo, and "new data" for each active part.
-        regs[0x8C] = (gain_code << 4) | (0x04 if als_active else 0) | (0x01 if ps_active else 0)
+        # Data valid (bit 7 clear), gain echo, and "new data" for each unread measurement.
+        regs[0x8C] = (
+            (gain_code << 4) | (0x04 if self._als_new else 0) | (0x01 if self._ps_new else 0)
+        )
+        touched = {(register + i) & 0xFF for i in range(length)}
+        # Reading the data registers makes their status "old data" until the next one.
+        if touched & {0x88, 0x89, 0x8A, 0x8B}:
+            self._als_new = False
+        if touched & {0x8D, 0x8E}:
+            self._ps_new = False
         return [regs[(register + i) & 0xFF] for i in range(length)]
 
     def write(self, register: int, data: Sequence[int], now: float) -> None:
         """Store registers; the ALS_CONTROL reset bit restores the defaults."""
+        self._advance(now)
         for i, value in enumerate(data):
             reg = (register + i) & 0xFF
             if reg in (0x86, 0x87) or 0x88 <= reg <= 0x8E:
@@ -549,7 +597,21 @@ class EmulatedLTR559:
                 self._load_defaults()
                 self._reset_until = now + self._reset_time
                 continue
+            was_als = self._regs[0x80] & 0x01
+            was_ps = self._regs[0x81] & 0x03 == 0x03
             self._regs[reg] = value
+            # Active mode starts measuring after the wake-up time; settings written while
+            # active apply from the next measurement. Standby stops, keeping the data.
+            if reg == 0x80:
+                if value & 0x01 and not was_als:
+                    self._als_due = now + _LTR_WAKEUP + self._integration()
+                elif not value & 0x01:
+                    self._als_due = None
+            elif reg == 0x81:
+                if value & 0x03 == 0x03 and not was_ps:
+                    self._ps_due = now + _LTR_WAKEUP + self._ps_period()
+                elif value & 0x03 != 0x03:
+                    self._ps_due = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -574,11 +636,21 @@ class EmulatedADS1x15:
     """An ADS1015 (12-bit) or ADS1115 (16-bit) ADC with real conversion timing."""
 
     def __init__(
-        self, env: Environment, *, ads1115: bool = False, spare_volts: float = 0.0
+        self,
+        env: Environment,
+        *,
+        ads1115: bool = False,
+        spare_volts: float = 0.0,
+        rate_error: float = 0.0,
     ) -> None:
-        """Create the ADC in its power-on state; ``spare_volts`` is on AIN3."""
+        """Create the ADC in its power-on state; ``spare_volts`` is on AIN3.
+
+        ``rate_error`` is how far the chip's oscillator is off: +0.1 converts 10 %
+        faster than the nominal data rate (TI specifies ±10 %).
+        """
         self._env = env
         self.ads1115 = ads1115
+        self.rate_error = rate_error
         self.spare_volts = spare_volts
         self._config = _ADS_CONFIG_RESET
         self._conversion = 0
@@ -656,7 +728,8 @@ class EmulatedADS1x15:
                 # Settings are latched when the conversion starts; later writes change
                 # only the next one (the cause of enviroplus's wrong first reading).
                 self._latched = self._config
-                self._converting_until = now + _ADS_WAKEUP_S + 1.0 / self.rate()
+                rate = self.rate() * (1.0 + self.rate_error)
+                self._converting_until = now + _ADS_WAKEUP_S + 1.0 / rate
         elif pointer == 2:
             self._lo_thresh = value
         elif pointer == 3:

@@ -17,11 +17,13 @@ slots that have come due are generated and delivered. Faults replace frame slots
 """
 
 import errno
+import math
 import random
 import struct
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Literal
 
 from ..bus import LINE_PMS_ENABLE, LINE_PMS_RESET  # noqa: TID252 - keeps the hardware package relocatable
@@ -35,6 +37,12 @@ BAUD_RATE = 9600
 FRAME_BYTES = 32
 # Ten bits per byte on the wire (start, eight data, stop).
 _FRAME_WIRE_TIME = FRAME_BYTES * 10 / BAUD_RATE
+# Plantower manual: the stable-mode interval, and how long after wake-up data is stable.
+STABLE_INTERVAL = 2.3
+STABILISATION_TIME = 30.0
+_PARTICULATE_FIELDS = (
+    "pm1", "pm2_5", "pm10", "gt0_3um", "gt0_5um", "gt1_0um", "gt2_5um", "gt5_0um", "gt10um",
+)  # fmt: skip
 
 
 def encode_frame(values: EnvironmentValues) -> bytes:
@@ -56,6 +64,16 @@ def encode_frame(values: EnvironmentValues) -> bytes:
     return body + struct.pack(">H", sum(body) & 0xFFFF)
 
 
+def unstable(values: EnvironmentValues, fraction: float) -> EnvironmentValues:
+    """Return what a sensor whose fan is at ``fraction`` of its speed counts.
+
+    Every value is scaled down by the same fraction and rounded down, so a frame stays
+    plausible (PM1 <= PM2.5 <= PM10, counts nested) while being wrong.
+    """
+    scaled = {name: math.floor(getattr(values, name) * fraction) for name in _PARTICULATE_FIELDS}
+    return replace(values, **scaled)
+
+
 class EmulatedPMS5003:
     """The sensor: a frame schedule driven by its enable and reset lines."""
 
@@ -64,23 +82,42 @@ class EmulatedPMS5003:
         env: Environment,
         gpio: EmulatedGPIOChip,
         *,
-        frame_interval: float = 1.0,
+        frame_interval: float | None = None,
         power_up_delay: float | None = None,
+        stabilisation_time: float | None = None,
         seed: int = 0,
         connected: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        speed: float = 1.0,
     ) -> None:
-        """Attach the sensor to its lines; ``power_up_delay`` defaults to two frames.
+        """Attach the sensor to its lines.
 
-        A sensor that is not ``connected`` never sends anything (the plain Enviro has
-        no PMS5003 connector, but the Pi still has its UART).
+        ``frame_interval`` defaults to the manual's 2.3 s, ``power_up_delay`` (silence
+        after wake-up) to two frames, ``stabilisation_time`` to the manual's 30 s, or to
+        none when ``frame_interval`` is given. A sensor that is not ``connected`` never
+        sends anything (the plain Enviro has no PMS5003 connector, but the Pi still has
+        its UART). ``clock`` is the sensor's time (tests step it by hand); ``speed``
+        runs it faster than real time, the port's read timeouts included, so that the
+        manual's timings can be tested in a fraction of their length.
         """
         self.connected = connected
         self._env = env
         self._gpio = gpio
-        self.frame_interval = frame_interval
-        self.power_up_delay = 2 * frame_interval if power_up_delay is None else power_up_delay
+        if stabilisation_time is None:
+            stabilisation_time = STABILISATION_TIME if frame_interval is None else 0.0
+        self.frame_interval = STABLE_INTERVAL if frame_interval is None else frame_interval
+        self.power_up_delay = 2 * self.frame_interval if power_up_delay is None else power_up_delay
+        self.stabilisation_time = stabilisation_time
+        self._woke_at = 0.0
+        self.speed = speed
         self._clock = clock
+        if speed != 1.0:
+            real, origin = clock, clock()
+
+            def sped_up() -> float:
+                return origin + (real() - origin) * speed
+
+            self._clock = sped_up
         self._random = random.Random(seed)
         self.cond = threading.Condition()
         self._ports: list[EmulatedSerialPort] = []
@@ -89,6 +126,7 @@ class EmulatedPMS5003:
         self._fault_remaining: int | None = None
         self._reset_level = gpio.level_of(LINE_PMS_RESET)
         self.frames_sent = 0
+        self.unstable_frames = 0
         self.faulty_slots = 0
         self.resets = 0
         self.open_ports = 0
@@ -171,23 +209,31 @@ class EmulatedPMS5003:
         if not self.powered:
             self._next_slot = None
         elif self._next_slot is None:
-            # The first frame arrives one wire-time after the power-up delay.
-            self._next_slot = self._clock() + self.power_up_delay + _FRAME_WIRE_TIME
+            # Woken up (SET high, reset released): the fan starts from standstill, and
+            # the first frame arrives one wire-time after the power-up delay.
+            self._woke_at = self._clock()
+            self._next_slot = self._woke_at + self.power_up_delay + _FRAME_WIRE_TIME
 
     def _pump(self, now: float) -> None:
         while self._next_slot is not None and self._next_slot <= now:
-            data = self._slot()
+            data = self._slot(self._next_slot)
             self._next_slot += self.frame_interval
             if data:
                 for port in self._ports:
                     port.deliver(data)
 
-    def _slot(self) -> bytes:
-        """Return the bytes of one frame slot, faulty while a fault is active."""
-        frame = encode_frame(self._env.values())
+    def _slot(self, at: float) -> bytes:
+        """Return the bytes of the frame slot at ``at``, faulty while a fault is active."""
+        values = self._env.values()
+        awake = at - self._woke_at
+        if awake < self.stabilisation_time:
+            values = unstable(values, awake / self.stabilisation_time)
+        frame = encode_frame(values)
         kind = self._fault
         if kind is None:
             self.frames_sent += 1
+            if awake < self.stabilisation_time:
+                self.unstable_frames += 1
             return frame
         self.faulty_slots += 1
         if self._fault_remaining is not None:
@@ -242,7 +288,8 @@ class EmulatedSerialPort:
                 if deadline is not None and now >= deadline:
                     return self._take(size)
                 wake = [t for t in (deadline, next_slot) if t is not None]
-                sensor.cond.wait(max(0.0, min(wake) - now) if wake else None)
+                # The sensor's time may run faster than the real time a wait takes.
+                sensor.cond.wait(max(0.0, min(wake) - now) / sensor.speed if wake else None)
 
     def _take(self, size: int) -> bytes:
         data = bytes(self._buffer[:size])

@@ -32,7 +32,7 @@ from collections.abc import Callable
 
 from PIL import Image, ImageChops
 
-from .gpio import EmulatedGPIOChip
+from .gpio import EmulatedGPIOChip, bcm_number
 
 # Commands (ST7735S datasheet, section 10).
 SWRESET = 0x01
@@ -97,8 +97,9 @@ class EmulatedST7735:
         pass the matching fake clock.
         """
         self._gpio = gpio
-        self._dc = gpio.line_offset(dc_line)
-        self._backlight = gpio.line_offset(backlight_line)
+        # Wired by BCM pin: the kernel's name for the line does not matter to the panel.
+        self._dc = bcm_number(dc_line)
+        self._backlight = bcm_number(backlight_line)
         self._clock = clock
         self._lock = threading.RLock()
         self._memory = bytearray(MEMORY_COLS * MEMORY_ROWS * _BYTES_PER_PIXEL)
