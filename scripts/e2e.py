@@ -5,20 +5,31 @@ Steps, each timed:
    runs this script) and its configuration plus ``prometheus:`` and ``recorder:``, in a
    fresh folder, on a free port;
 2. onboard it and take a token through the HTTP API, as the frontend does;
-3. add the integration through the config-flow API, choosing the simulated board, and
-   set the gas baseline to learn from 6 readings (options flow);
-4. see every expected entity with a numeric state in ``/api/states``, and the same
-   metrics in Prometheus' text format at ``/api/prometheus``;
-5. call ``notify.qiot_lcd`` through ``/api/services`` and fetch the LCD preview image:
+3. add the integration through the config-flow API, choosing the simulated board;
+4. call ``notify.qiot_lcd`` through ``/api/services`` and fetch the LCD preview image:
    it must show the message (compared with the renderer's picture) and differ from the
-   idle screen in the text area;
-6. inject a fault with the simulated board's ``qiot_enviro.simulate_fault`` action: the
-   particulate entities go unavailable, then come back after ``clear``;
-7. restart Home Assistant: the same entity ids, and the learned gas baseline is back
-   (the ratio sensors are numeric right away);
-8. with Chromium installed, save screenshots of the device page and of the example
+   idle screen in the text area (done while the PMS5003 warms up);
+5. see every expected entity (the simulated board's fault select too) with a numeric
+   state in ``/api/states`` once the PMS5003 has warmed up (30 s, during which the
+   particulate entities read ``unknown``, never ``unavailable``), and the same metrics
+   in Prometheus' text format at ``/api/prometheus``;
+6. set the gas baseline to learn from 6 readings (options flow, which reloads the
+   entry) and wait for the particulate sensor to warm up again;
+7. inject a fault with the simulated board's ``select.enviro_simulated_simulated_fault``
+   (``particulates_silent``): the particulate entities go unavailable, then come back
+   after ``none``;
+8. wait for the learned gas baseline (numeric ratios) and for the store
+   (``.storage/qiot_enviro.<id>.gas_baseline``) to hold it, then kill Home Assistant
+   (SIGKILL, an unclean stop) and start it again: the same entity ids, and the ratios
+   are numeric from the first cycle (the baseline was restored, not learned again);
+9. with Chromium installed, save screenshots of the device page and of the example
    dashboard (examples/dashboard.yaml) in the artifacts folder (skipped without it);
-9. stop everything it started, by process id, and print a one-line summary.
+10. stop everything it started, by process id (Home Assistant cleanly, SIGTERM), and
+    print a one-line summary, which says how long after learning the baseline was on
+    disk.
+After the start, the options reload, the restart and the stop, Home Assistant's log
+must hold no WARNING or ERROR line from the integration's loggers; while the check
+itself silences the particulate sensor, exactly one "unavailable" and one "back" line.
 It exits non-zero on the first failed step; the Home Assistant log stays in the
 artifacts folder.
 
@@ -31,6 +42,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -42,8 +54,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -68,8 +82,31 @@ NUMERIC_SENSORS = (
     "cpu_temperature",
 )
 RATIO_SENSORS = ("oxidizing_gas_ratio", "reducing_gas_ratio", "nh3_gas_ratio")
+RATIO_ENTITIES = tuple(f"sensor.{DEVICE}_{name}" for name in RATIO_SENSORS)
+# The numeric ones first: air_quality is a category.
 PARTICULATE_SENSORS = ("pm1", "pm2_5", "pm10", "air_quality_index", "air_quality")
+PARTICULATE_ENTITIES = tuple(f"sensor.{DEVICE}_{name}" for name in PARTICULATE_SENSORS)
+NUMERIC_PARTICULATES = PARTICULATE_ENTITIES[:4]
+TEMPERATURE = f"sensor.{DEVICE}_temperature"
+# The PMS5003's data is valid 30 s after it starts (datasheet); allow twice that.
+WARMUP_TIMEOUT = 60.0
+# The learned baseline is written at once when learning completes.
+BASELINE_STORE_TIMEOUT = 30.0
+FAULT_SELECT = f"select.{DEVICE}_simulated_fault"
+NO_FAULT = "none"
+FAULT_OPTIONS = (
+    NO_FAULT,
+    "particulates_silent",
+    "particulates_corrupt",
+    "i2c_bus_error",
+    "gas_sensor_missing",
+    "lcd_spi_error",
+)
 LEARN_SAMPLES = 6
+# The integration's loggers (custom_components.qiot_enviro and its children).
+OUR_LOGGERS = (f"custom_components.{DOMAIN}", DOMAIN)
+PROBLEM_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL", "FATAL"})
+QUIET_LEVELS = frozenset({"DEBUG", "NOTSET"})
 DASHBOARD = "enviro-example"
 MESSAGE = "Hello from the end-to-end check"
 USERNAME = "e2e"
@@ -87,6 +124,120 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Home Assistant's log format: "%(asctime)s.%(msecs)03d %(levelname)s (%(threadName)s)
+# [%(name)s] %(message)s". Thread names may hold parentheses ("Thread-1 (run)").
+LOG_LINE = re.compile(
+    r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)?) (?P<level>[A-Z]+) "
+    r"\((?P<thread>.*?)\) \[(?P<logger>[^\]\s]+)\] (?P<message>.*)$"
+)
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass(slots=True)
+class LogRecord:
+    """One record of Home Assistant's log; continuation lines (tracebacks) included."""
+
+    level: str
+    logger: str
+    message: str
+    line: str
+
+    @property
+    def ours(self) -> bool:
+        """Tell whether one of the integration's loggers wrote it."""
+        return any(
+            self.logger == name or self.logger.startswith(name + ".") for name in OUR_LOGGERS
+        )
+
+    @property
+    def problem(self) -> bool:
+        """Tell whether it is a WARNING or worse."""
+        return self.level in PROBLEM_LEVELS
+
+    def about_particulates(self, word: str) -> bool:
+        """Tell whether it is an INFO-or-worse line on the particulate sensors with word."""
+        first_line = self.message.partition("\n")[0]
+        return (
+            self.level not in QUIET_LEVELS
+            and re.search(r"\bparticulate", first_line, re.IGNORECASE) is not None
+            and re.search(rf"\b{re.escape(word)}\b", first_line, re.IGNORECASE) is not None
+        )
+
+
+def parse_log(text: str) -> list[LogRecord]:
+    """Split log text into records by Home Assistant's line format."""
+    records: list[LogRecord] = []
+    for raw in text.splitlines():
+        line = ANSI_ESCAPE.sub("", raw).rstrip()
+        match = LOG_LINE.match(line)
+        if match is not None:
+            records.append(LogRecord(match["level"], match["logger"], match["message"], line))
+        elif records and line:
+            records[-1].message += "\n" + line
+    return records
+
+
+class LogWatch:
+    """Reads Home Assistant's log (our capture of its output) piece by piece."""
+
+    def __init__(self, path: Path) -> None:
+        """Start at the beginning of the log at path."""
+        self.path = path
+        self.offset = 0
+
+    def new_records(self) -> list[LogRecord]:
+        """Return the records of the complete lines written since the last call."""
+        try:
+            with self.path.open("rb") as log:
+                log.seek(self.offset)
+                data = log.read()
+        except FileNotFoundError:
+            return []
+        end = data.rfind(b"\n") + 1  # a line still being written waits for the next call
+        self.offset += end
+        return parse_log(data[:end].decode("utf-8", errors="replace"))
+
+
+def problems_of(records: list[LogRecord]) -> list[LogRecord]:
+    """Return the integration's WARNING and ERROR records."""
+    return [record for record in records if record.ours and record.problem]
+
+
+def describe(records: list[LogRecord]) -> str:
+    """Name a few records for an error message."""
+    shown = "; ".join(record.line for record in records[:5])
+    return shown + (f"; and {len(records) - 5} more" if len(records) > 5 else "")
+
+
+def log_quiet(log: LogWatch, when: str) -> None:
+    """Fail if the integration logged a WARNING or ERROR since the last check."""
+    if bad := problems_of(log.new_records()):
+        raise E2EError(
+            f"{when}, the integration logged {len(bad)} warning(s)/error(s): {describe(bad)}"
+        )
+
+
+def fault_window_log(log: LogWatch) -> None:
+    """Check the log of an injected particulate fault: one unavailable, one back line."""
+    records: list[LogRecord] = []
+
+    def back_logged() -> bool:
+        records.extend(log.new_records())
+        return any(r.ours and r.about_particulates("back") for r in records)
+
+    # Home Assistant writes its log from a queue in a thread: give the line a moment.
+    wait_until("the particulates' 'back' line in Home Assistant's log", back_logged, 15)
+    unavailable = [r for r in records if r.ours and r.about_particulates("unavailable")]
+    back = [r for r in records if r.ours and r.about_particulates("back")]
+    others = [r for r in problems_of(records) if r not in unavailable and r not in back]
+    if len(unavailable) != 1 or len(back) != 1 or others:
+        raise E2EError(
+            f"while the particulate sensor was silenced the integration logged "
+            f"{len(unavailable)} 'unavailable' and {len(back)} 'back' line(s) (want one each) "
+            f"and {len(others)} other warning(s)/error(s): {describe(unavailable + back + others)}"
+        )
+
+
 class HomeAssistant:
     """One Home Assistant process and an HTTP client for it."""
 
@@ -100,6 +251,9 @@ class HomeAssistant:
         self.process: subprocess.Popen[bytes] | None = None
         self.token: str | None = None
         self.refresh_token: str | None = None
+        # When the gas ratios were first seen numeric: the ratio sensors' last_changed
+        # (Home Assistant's clock, a POSIX time), taken by states().
+        self.learned_at: float | None = None
 
     def start(self) -> None:
         """Start hass in its own session so that stopping it reaches no one else."""
@@ -132,24 +286,42 @@ class HomeAssistant:
             self.process.wait(timeout=30)
         self.process = None
 
+    def kill(self) -> None:
+        """Kill the process we started (SIGKILL, by its pid): an unclean stop."""
+        if self.process is None or self.process.poll() is not None:
+            raise E2EError("Home Assistant is not running")
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self.process = None
+
     def wait_running(self, timeout: float = START_TIMEOUT) -> None:
         """Wait until Home Assistant has finished starting (every component loaded)."""
 
         def running() -> bool:
             try:
-                return self.request("GET", "/api/config").get("state") == "RUNNING"
+                return bool(self.request("GET", "/api/config").get("state") == "RUNNING")
             except urllib.error.HTTPError:
                 return False
 
         wait_until("Home Assistant to finish starting", running, timeout)
 
     def states(self) -> dict[str, dict[str, Any]]:
-        """Return the states of the simulated board's entities by entity id."""
-        return {
+        """Return the states of the simulated board's entities by entity id.
+
+        Notes when the gas ratios are first numeric (learned_at): the check polls every
+        second or so, so the earliest last_changed of the ratios is the learning cycle.
+        """
+        states = {
             state["entity_id"]: state
             for state in self.request("GET", "/api/states")
             if DEVICE in state["entity_id"]
         }
+        if self.learned_at is None and all(numeric(states.get(e)) for e in RATIO_ENTITIES):
+            self.learned_at = min(
+                datetime.fromisoformat(states[e]["last_changed"]).timestamp()
+                for e in RATIO_ENTITIES
+            )
+        return states
 
     def call(self, domain: str, service: str, data: dict[str, Any]) -> Any:
         """Call an action through the REST API."""
@@ -309,14 +481,25 @@ def add_integration(ha: HomeAssistant) -> dict[str, Any]:
     return dict(flow["result"])
 
 
-def set_options(ha: HomeAssistant, entry_id: str) -> None:
-    """Let the gas baseline learn from a few readings (options flow over HTTP)."""
+def set_options(ha: HomeAssistant, entry_id: str, log: LogWatch) -> None:
+    """Let the gas baseline learn from a few readings (options flow over HTTP).
+
+    The entry reloads: the PMS5003 starts, and warms up, again.
+    """
     flow = ha.request("POST", "/api/config/config_entries/options/flow", {"handler": entry_id})
     answer = {field["name"]: field.get("default") for field in flow["data_schema"]}
     answer["gas_learn_samples"] = LEARN_SAMPLES
     done = ha.request("POST", f"/api/config/config_entries/options/flow/{flow['flow_id']}", answer)
     if done["type"] != "create_entry":
         raise E2EError(f"options flow ended with {done}")
+    wait_until(
+        "the options reload (the particulate sensor warming up again)",
+        lambda: not numeric(ha.states().get(PARTICULATE_ENTITIES[1])),
+        20,
+        interval=0.25,
+    )
+    particulates_warmed_up(ha, "after the options reload")
+    log_quiet(log, "after the options reload")
 
 
 def numeric(state: dict[str, Any] | None) -> bool:
@@ -330,24 +513,61 @@ def numeric(state: dict[str, Any] | None) -> bool:
     return True
 
 
-def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
-    """Poll check every second until it holds, or fail naming what was awaited."""
+def wait_until(what: str, check: Callable[[], bool], timeout: float, interval: float = 1.0) -> None:
+    """Poll check every interval until it holds, or fail naming what was awaited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(1.0)
+        time.sleep(interval)
     raise E2EError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def expected_entities(ha: HomeAssistant) -> dict[str, dict[str, Any]]:
-    """Wait for every numeric sensor, then check Prometheus exports each of them."""
+def particulates_warmed_up(ha: HomeAssistant, when: str) -> None:
+    """Wait for numeric particulate entities after a start of the integration.
+
+    The PMS5003 needs 30 s after it starts before its data is valid. Meanwhile, once the
+    entry is running (the temperature has a value), the particulate entities must read
+    unknown: warm-up is not a fault, so never unavailable. Two polls in a row are needed
+    to fail, since an entry that reloads removes its entities one by one.
+    """
+    seen_unavailable: list[list[str]] = []
+
+    def warmed_up() -> bool:
+        states = ha.states()
+        unavailable = [
+            e for e in PARTICULATE_ENTITIES if states.get(e, {}).get("state") == "unavailable"
+        ]
+        if not numeric(states.get(TEMPERATURE)) or not unavailable:
+            seen_unavailable.clear()  # the entry is not (yet) running, or all is well
+        else:
+            seen_unavailable.append(unavailable)
+            if len(seen_unavailable) >= 2:
+                raise E2EError(f"{when}: {unavailable} unavailable while the PMS5003 warms up")
+        return all(numeric(states.get(e)) for e in NUMERIC_PARTICULATES)
+
+    wait_until(f"numeric particulate entities {when}", warmed_up, WARMUP_TIMEOUT)
+
+
+def expected_entities(ha: HomeAssistant, log: LogWatch) -> dict[str, dict[str, Any]]:
+    """Wait for every numeric sensor, then check Prometheus exports each of them.
+
+    The particulate sensors warm up first; nothing of it may show in the log.
+    """
+    particulates_warmed_up(ha, "after the start")
     wanted = [f"sensor.{DEVICE}_{name}" for name in NUMERIC_SENSORS]
     wait_until(
         "numeric states of " + ", ".join(wanted),
         lambda: all(numeric(ha.states().get(entity_id)) for entity_id in wanted),
-        120,
+        30,
     )
+    log_quiet(log, "after the start")
+    fault = ha.states().get(FAULT_SELECT)
+    if fault is None or fault["state"] == "unavailable":
+        raise E2EError(f"{FAULT_SELECT} is missing or unavailable: {fault}")
+    options = fault["attributes"].get("options", [])
+    if sorted(options) != sorted(FAULT_OPTIONS):
+        raise E2EError(f"{FAULT_SELECT} offers {options}, not {list(FAULT_OPTIONS)}")
     metrics = ha.request("GET", "/api/prometheus").decode()
     missing = [entity_id for entity_id in wanted if f'entity="{entity_id}"' not in metrics]
     if missing:
@@ -378,8 +598,11 @@ def message_on_lcd(ha: HomeAssistant, artifacts: Path) -> None:
     def shows_message() -> bool:
         picture = preview(ha)
         picture.save(artifacts / "lcd-message.png")
-        difference = ImageChops.difference(picture, expected).getextrema()
-        return max(high for _low, high in difference) <= 8
+        # One (low, high) pair per band of an RGB image.
+        bands = cast(
+            "tuple[tuple[int, int], ...]", ImageChops.difference(picture, expected).getextrema()
+        )
+        return max(high for _low, high in bands) <= 8
 
     wait_until("the message in the LCD preview", shows_message, 20)
     text_area = (0, 10, 160, 70)
@@ -388,56 +611,122 @@ def message_on_lcd(ha: HomeAssistant, artifacts: Path) -> None:
         raise E2EError("the LCD preview did not change in the text area")
 
 
-def particulate_fault(ha: HomeAssistant, entry_id: str) -> None:
-    """Silence the simulated PMS5003: PM entities go unavailable, then come back."""
-    entities = [f"sensor.{DEVICE}_{name}" for name in PARTICULATE_SENSORS]
-    ha.call(DOMAIN, "simulate_fault", {"config_entry_id": entry_id, "fault": "particulates_silent"})
+def select_fault(ha: HomeAssistant, option: str) -> None:
+    """Pick a fault of the simulated board with its select entity."""
+    ha.call("select", "select_option", {"entity_id": FAULT_SELECT, "option": option})
+    state = ha.states().get(FAULT_SELECT)
+    if state is None or state["state"] != option:
+        raise E2EError(f"{FAULT_SELECT} is {state} after choosing {option}")
+
+
+def particulate_fault(ha: HomeAssistant, log: LogWatch) -> None:
+    """Silence the simulated PMS5003: PM entities go unavailable, then come back.
+
+    The log of this window holds exactly one "unavailable" and one "back" line.
+    """
+    log_quiet(log, "before the particulate fault")
+    select_fault(ha, "particulates_silent")
     wait_until(
         "particulate entities unavailable",
-        lambda: all(ha.states()[e]["state"] == "unavailable" for e in entities),
+        lambda: all(ha.states()[e]["state"] == "unavailable" for e in PARTICULATE_ENTITIES),
         90,
     )
-    if ha.states()[f"sensor.{DEVICE}_temperature"]["state"] == "unavailable":
+    if ha.states()[TEMPERATURE]["state"] == "unavailable":
         raise E2EError("a particulate fault made the temperature unavailable too")
-    ha.call(DOMAIN, "simulate_fault", {"config_entry_id": entry_id, "fault": "clear"})
+    select_fault(ha, NO_FAULT)
     wait_until(
         "particulate entities back",
-        lambda: all(numeric(ha.states()[e]) for e in entities[:4]),
+        lambda: all(numeric(ha.states()[e]) for e in NUMERIC_PARTICULATES),
         90,
     )
+    fault_window_log(log)
 
 
 def learned_baseline(ha: HomeAssistant) -> None:
     """Wait until the gas ratios are numeric: the baseline has been learned."""
-    ratios = [f"sensor.{DEVICE}_{name}" for name in RATIO_SENSORS]
     wait_until(
         "a learned gas baseline",
-        lambda: all(numeric(ha.states().get(e)) for e in ratios),
+        lambda: all(numeric(ha.states().get(e)) for e in RATIO_ENTITIES),
         (LEARN_SAMPLES + 3) * 10,
     )
 
 
-def restart(ha: HomeAssistant, before: set[str]) -> None:
-    """Restart Home Assistant; the same entities and the baseline must come back."""
-    ha.stop()
-    stored = list((ha.config_dir / ".storage").glob(f"{DOMAIN}.*.gas_baseline"))
-    if not stored or '"r0": null' in stored[0].read_text(encoding="utf-8"):
-        raise E2EError(f"no learned baseline stored at shutdown: {stored}")
+def stored_r0(path: Path) -> bool:
+    """Tell whether a gas baseline store holds a learned r0 (a number per gas)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError, ValueError:
+        return False  # not written yet
+    r0 = data.get("data", {}).get("r0") if isinstance(data, dict) else None
+    return (
+        isinstance(r0, dict)
+        and bool(r0)
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in r0.values())
+    )
+
+
+def baseline_stored(ha: HomeAssistant) -> float:
+    """Wait for the learned baseline in its store; return how long after learning.
+
+    Measured from the ratios' first numeric state (their last_changed) to the store
+    file's modification time, both on this machine's clock.
+    """
+    storage = ha.config_dir / ".storage"
+    written: list[float] = []
+
+    def holds_r0() -> bool:
+        stores = list(storage.glob(f"{DOMAIN}.*.gas_baseline"))
+        if len(stores) > 1:
+            raise E2EError(f"more than one gas baseline store: {stores}")
+        if stores and stored_r0(stores[0]):
+            written.append(stores[0].stat().st_mtime)
+            return True
+        return False
+
+    wait_until(
+        f"the learned gas baseline in {storage}/{DOMAIN}.<id>.gas_baseline",
+        holds_r0,
+        BASELINE_STORE_TIMEOUT,
+        interval=0.2,
+    )
+    if ha.learned_at is None:
+        raise E2EError("the gas ratios were never seen numeric")
+    return max(0.0, written[0] - ha.learned_at)
+
+
+def unclean_restart(ha: HomeAssistant, before: set[str], log: LogWatch) -> None:
+    """Kill Home Assistant and start it again; the entities and the baseline come back.
+
+    The ratios must be numeric in the first states of the restarted entry: learning
+    again would take several cycles, restoring takes none.
+    """
+    ha.kill()
     ha.start()
     ha.wait_for_port()
     ha.login()
     ha.wait_running()
-    ratios = [f"sensor.{DEVICE}_{name}" for name in RATIO_SENSORS]
+    first: dict[str, dict[str, Any]] = {}
 
-    def back() -> bool:
+    def ratios_live() -> bool:
         states = ha.states()
-        return set(states) >= before and all(numeric(states.get(e)) for e in ratios)
+        # Until the entry has added them they are missing, or unavailable and restored.
+        if all(
+            states.get(e, {}).get("state", "unavailable") != "unavailable" for e in RATIO_ENTITIES
+        ):
+            first.update(states)
+            return True
+        return False
 
-    # The first cycle after setup already has ratios only if the baseline was restored.
-    wait_until("the same entities and the restored gas baseline", back, 60)
-    missing = before - set(ha.states())
-    if missing:
-        raise E2EError(f"entities missing after restart: {sorted(missing)}")
+    wait_until("the gas ratio entities after the restart", ratios_live, 60, interval=0.5)
+    if not all(numeric(first.get(e)) for e in RATIO_ENTITIES):
+        states = {e: first[e]["state"] for e in RATIO_ENTITIES}
+        raise E2EError(f"gas ratios {states} in the first cycle after the restart: not restored")
+    wait_until("the same entity ids after the restart", lambda: set(ha.states()) >= before, 30)
+    extra = set(ha.states()) - before
+    if extra:
+        raise E2EError(f"new entity ids after the restart: {sorted(extra)}")
+    particulates_warmed_up(ha, "after the restart")
+    log_quiet(log, "after the restart")
 
 
 CHROMIUM_FLAGS = (
@@ -541,24 +830,22 @@ async def _create_example_dashboard(ha: HomeAssistant) -> None:
         await ws.send_json({"type": "auth", "access_token": ha.token})
         if (await ws.receive_json()).get("type") != "auth_ok":
             raise E2EError("WebSocket authentication failed")
-        for message_id, command in enumerate(
-            (
-                {
-                    "type": "lovelace/dashboards/create",
-                    "url_path": DASHBOARD,
-                    "title": "Enviro+ example",
-                    "mode": "storage",
-                    "show_in_sidebar": True,
-                    "require_admin": False,
-                },
-                {
-                    "type": "lovelace/config/save",
-                    "url_path": DASHBOARD,
-                    "config": {"views": [view]},
-                },
-            ),
-            start=1,
-        ):
+        commands: tuple[dict[str, Any], ...] = (
+            {
+                "type": "lovelace/dashboards/create",
+                "url_path": DASHBOARD,
+                "title": "Enviro+ example",
+                "mode": "storage",
+                "show_in_sidebar": True,
+                "require_admin": False,
+            },
+            {
+                "type": "lovelace/config/save",
+                "url_path": DASHBOARD,
+                "config": {"views": [view]},
+            },
+        )
+        for message_id, command in enumerate(commands, start=1):
             await ws.send_json({"id": message_id, **command})
             answer = await ws.receive_json()
             if not answer.get("success"):
@@ -618,6 +905,8 @@ def main() -> int:
     log_path = args.artifacts / "home-assistant.log"
     log_path.unlink(missing_ok=True)
     ha = HomeAssistant(config_dir, port, log_path)
+    log = LogWatch(log_path)
+    notes: list[str] = []
     ok = False
     try:
         write_config(config_dir, port)
@@ -627,12 +916,18 @@ def main() -> int:
         step("wait until running", timings, ha.wait_running)
         entry = step("add the simulated board", timings, lambda: add_integration(ha))
         entry_id = entry["entry_id"]
-        step("set options", timings, lambda: set_options(ha, entry_id))
-        states = step("entities and Prometheus", timings, lambda: expected_entities(ha))
+        # While the PMS5003 warms up (30 s) the LCD does not need it.
         step("notify.qiot_lcd and preview", timings, lambda: message_on_lcd(ha, args.artifacts))
-        step("particulate fault and recovery", timings, lambda: particulate_fault(ha, entry_id))
+        states = step(
+            "warm-up, entities and Prometheus", timings, lambda: expected_entities(ha, log)
+        )
+        step("set options, warm-up", timings, lambda: set_options(ha, entry_id, log))
+        step("particulate fault and recovery", timings, lambda: particulate_fault(ha, log))
         step("learn the gas baseline", timings, lambda: learned_baseline(ha))
-        step("restart", timings, lambda: restart(ha, set(states)))
+        delay = step("store the gas baseline", timings, lambda: baseline_stored(ha))
+        notes.append(f"gas baseline on disk {delay:.2f}s after learning")
+        print(f"e2e: {notes[-1]}", flush=True)
+        step("kill, restart, warm-up", timings, lambda: unclean_restart(ha, set(states), log))
         shot = step("screenshots", timings, lambda: screenshots(ha, args.artifacts))
         print(f"e2e: screenshots {shot}", flush=True)
         ok = True
@@ -640,11 +935,17 @@ def main() -> int:
         print(f"e2e: FAILED: {err} (Home Assistant log: {log_path})", flush=True)
     finally:
         step("stop Home Assistant", timings, ha.stop)
+        if ok:
+            try:
+                log_quiet(log, "until the clean stop")
+            except E2EError as err:
+                print(f"e2e: FAILED: {err} (Home Assistant log: {log_path})", flush=True)
+                ok = False
         if args.keep:
             print(f"e2e: configuration kept in {config_dir}")
         else:
             shutil.rmtree(config_dir, ignore_errors=True)
-    summary = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings)
+    summary = ", ".join([*(f"{name} {seconds:.1f}s" for name, seconds in timings), *notes])
     verdict = "passed" if ok else "FAILED"
     print(f"e2e: {verdict} in {time.monotonic() - total_start:.1f}s ({summary})", flush=True)
     return 0 if ok else 1

@@ -19,6 +19,7 @@ from custom_components.qiot_enviro.const import (
     CONF_GAS_BASELINE_TRACKING,
     CONF_GAS_LEARN_SAMPLES,
     CONF_IDLE_SCREEN,
+    CONF_LEGACY_NOTIFY_NAME,
     CONF_STARTUP_MESSAGE,
     CONF_TAP_THRESHOLD,
     CONF_TEMPERATURE_COMPENSATION,
@@ -48,7 +49,11 @@ async def test_no_board_offers_simulated(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Enviro+ (simulated)"
-    assert result["data"] == {CONF_BOARD: BOARD_SIMULATED, CONF_UART_PATH: "/dev/ttyAMA0"}
+    assert result["data"] == {
+        CONF_BOARD: BOARD_SIMULATED,
+        CONF_UART_PATH: "/dev/ttyAMA0",
+        CONF_LEGACY_NOTIFY_NAME: "qiot_lcd",
+    }
     assert result["result"].unique_id == SIM_IDENTITY[BOARD_SIMULATED]
 
 
@@ -75,11 +80,19 @@ async def test_hardware_found_goes_to_confirm(hass: HomeAssistant, hardware: Emu
         "model": "Enviro+",
         "sensors": "BME280 (°C, %, hPa), MICS6814 (Ω), LTR559 (lx), PMS5003 (µg/m³)",
         "display": "ST7735 160x80",
+        "path": "/dev/ttyAMA0",
+        "detail": "",
     }
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_UART_PATH: "/dev/ttyAMA0"}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Enviro+"
-    assert result["data"] == {CONF_BOARD: BOARD_HARDWARE, CONF_UART_PATH: "/dev/ttyAMA0"}
+    assert result["data"] == {
+        CONF_BOARD: BOARD_HARDWARE,
+        CONF_UART_PATH: "/dev/ttyAMA0",
+        CONF_LEGACY_NOTIFY_NAME: "qiot_lcd",
+    }
     assert result["result"].unique_id == hardware.identity
 
 
@@ -214,3 +227,71 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
     state = hass.states.get("sensor.enviro_simulated_temperature")
     assert state is not None
     assert float(state.state) == pytest.approx(PINNED["temperature"], abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("fault", "path", "error"),
+    [
+        (None, "/dev/ttyUSB7", "uart_not_found"),
+        ("permission_denied", "/dev/serial0", "uart_permission_denied"),
+        ("busy_device", "/dev/serial0", "uart_busy"),
+    ],
+)
+async def test_confirm_lets_the_user_change_the_uart_path(
+    hass: HomeAssistant, hardware: EmulatedBoard, fault: str | None, path: str, error: str
+) -> None:
+    """The first setup shows the serial port; a typed path that cannot be opened is refused."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["step_id"] == "confirm"
+    assert CONF_UART_PATH in result["data_schema"].schema
+    if fault is not None:
+        getattr(hardware.faults, fault)(BusDevice.UART)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_UART_PATH: path}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_UART_PATH: error}
+    assert result["description_placeholders"]["path"] == path
+    hardware.faults.clear()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_UART_PATH: "/dev/serial0"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_UART_PATH] == "/dev/serial0"
+
+
+async def test_reconfigure_refuses_a_missing_uart_naming_it(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Reconfigure checks the field it edits: a port that does not exist is named."""
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_UART_PATH: "/dev/ttyNOPE"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_UART_PATH: "uart_not_found"}
+    assert result["description_placeholders"]["path"] == "/dev/ttyNOPE"
+    assert init_integration.data[CONF_UART_PATH] == "/dev/ttyAMA0"
+    assert init_integration.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_of_a_running_board_leaves_its_buses_alone(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """While the entry runs, reconfigure opens no second UART and starts no conversion."""
+    simulator = init_integration.runtime_data.simulator
+    assert simulator is not None
+    assert simulator.adc is not None
+    ports, conversions = len(simulator.serial_ports), simulator.adc.conversions
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_UART_PATH: "/dev/serial0"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    # Measured before the reload the flow schedules: the flow itself touched nothing.
+    assert len(simulator.serial_ports) == ports
+    assert simulator.adc.conversions == conversions
+    await hass.async_block_till_done()
+    assert init_integration.data[CONF_UART_PATH] == "/dev/serial0"
+    assert init_integration.state is ConfigEntryState.LOADED

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryDisabler
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
@@ -20,8 +21,11 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.qiot_enviro.const import (
     BOARD_HARDWARE,
+    BOARD_SIMULATED,
+    BOARD_SIMULATED_ENVIRO,
     CONF_BOARD,
     CONF_IDLE_SCREEN,
+    CONF_LEGACY_NOTIFY_NAME,
     CONF_STARTUP_MESSAGE,
     CONF_UART_PATH,
     DOMAIN,
@@ -34,7 +38,11 @@ from custom_components.qiot_enviro.display.screens import (
     render_startup,
 )
 from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
-from custom_components.qiot_enviro.lcd import LcdController
+from custom_components.qiot_enviro.lcd import (
+    IDLE_ROTATE_SECONDS,
+    PREVIEW_IDLE_INTERVAL,
+    LcdController,
+)
 from custom_components.qiot_enviro.notify import async_get_service
 
 from .conftest import PINNED
@@ -485,8 +493,14 @@ async def test_backlight_fault_is_survived(
     board = lcd_entry.runtime_data.board
     await hass.async_add_executor_job(board.close)
     lcd_of(lcd_entry).set_backlight(False)
-    assert await wait_for(hass, lambda: "Could not switch the LCD backlight" in caplog.text)
+    assert await wait_for(hass, lambda: "Display backlight change failed" in caplog.text)
+    assert not lcd_of(lcd_entry).available
     assert await hass.config_entries.async_reload(lcd_entry.entry_id)
+    await settle(hass, lcd_entry)
+    assert lcd_of(lcd_entry).available
+    # The user's last choice (off) holds after the reload; switching on works again.
+    assert not panel(lcd_entry).lcd.backlight
+    await hass.services.async_call("switch", "turn_on", {"entity_id": BACKLIGHT}, blocking=True)
     await settle(hass, lcd_entry)
     assert panel(lcd_entry).lcd.backlight
 
@@ -515,3 +529,235 @@ async def test_lcd_on_real_hardware_path(hass: HomeAssistant, hardware: Emulated
     await hass.async_block_till_done()
     assert Image.open(io.BytesIO(lcd.preview)).getbbox() is None
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def count_writes(hass: HomeAssistant, entity_id: str) -> list[str]:
+    """Return a list that collects the entity's state changes (new recorder states).
+
+    Home Assistant itself rewrites an image entity's attributes when it rotates the
+    access token (every 5 minutes); only changes of the state (the picture's time) are
+    the integration's.
+    """
+    written: list[str] = []
+
+    def collect(event: Any) -> None:
+        old, new = event.data["old_state"], event.data["new_state"]
+        changed = new is not None and (old is None or old.state != new.state)
+        if event.data["entity_id"] == entity_id and changed:
+            written.append(new.state)
+
+    hass.bus.async_listen("state_changed", collect)
+    return written
+
+
+async def rotate(
+    hass: HomeAssistant, entry: MockConfigEntry, freezer: FrozenDateTimeFactory, seconds: float
+) -> None:
+    """Let Home Assistant's clock run, a rotation step at a time, frames reaching the panel."""
+    for _ in range(int(seconds // IDLE_ROTATE_SECONDS)):
+        freezer.tick(IDLE_ROTATE_SECONDS)
+        async_fire_time_changed(hass)
+        await settle(hass, entry)
+
+
+async def test_backlight_stays_as_the_user_set_it(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """Rotating readings never switch the backlight back on; a message does."""
+    await hass.services.async_call("switch", "turn_off", {"entity_id": BACKLIGHT}, blocking=True)
+    await settle(hass, lcd_entry)
+    await rotate(hass, lcd_entry, freezer, 60)
+    assert not panel(lcd_entry).lcd.backlight
+    state = hass.states.get(BACKLIGHT)
+    assert state is not None
+    assert state.state == STATE_OFF
+    await show(hass, lcd_entry, message="Look", duration=5)
+    await settle(hass, lcd_entry)
+    assert panel(lcd_entry).lcd.backlight
+    state = hass.states.get(BACKLIGHT)
+    assert state is not None
+    assert state.state == STATE_ON
+
+
+@pytest.mark.parametrize("options", [{CONF_STARTUP_MESSAGE: False, CONF_IDLE_SCREEN: "clock"}])
+async def test_clock_does_not_switch_the_backlight_on(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """The clock's minute redraw leaves a backlight the user switched off alone."""
+    await hass.services.async_call("switch", "turn_off", {"entity_id": BACKLIGHT}, blocking=True)
+    await settle(hass, lcd_entry)
+    later = dt_util.now() + timedelta(minutes=2, seconds=1)
+    freezer.move_to(later)
+    async_fire_time_changed(hass, later)
+    await settle(hass, lcd_entry)
+    assert not panel(lcd_entry).lcd.backlight
+
+
+async def test_quick_toggles_land_in_order(hass: HomeAssistant, lcd_entry: MockConfigEntry) -> None:
+    """Off, on, off in a burst: the panel ends off, as the switch says."""
+    lcd = lcd_of(lcd_entry)
+    for _ in range(20):
+        lcd.set_backlight(False)
+        lcd.set_backlight(True)
+    lcd.set_backlight(False)
+    await settle(hass, lcd_entry)
+    assert not panel(lcd_entry).lcd.backlight
+    state = hass.states.get(BACKLIGHT)
+    assert state is not None
+    assert state.state == STATE_OFF
+
+
+@pytest.mark.parametrize("options", [{CONF_STARTUP_MESSAGE: False, CONF_IDLE_SCREEN: "off"}])
+async def test_off_idle_screen_and_the_switch(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """With the "off" idle screen a message lights the panel, its end darkens it again."""
+    await show(hass, lcd_entry, message="Brief", duration=5)
+    await settle(hass, lcd_entry)
+    assert panel(lcd_entry).lcd.backlight
+    freezer.tick(6)
+    async_fire_time_changed(hass)
+    await settle(hass, lcd_entry)
+    assert not panel(lcd_entry).lcd.backlight
+    state = hass.states.get(BACKLIGHT)
+    assert state is not None
+    assert state.state == STATE_OFF
+
+
+async def test_backlight_choice_survives_a_restart(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry
+) -> None:
+    """Switched off, reloaded (as at a restart): it stays off."""
+    await hass.services.async_call("switch", "turn_off", {"entity_id": BACKLIGHT}, blocking=True)
+    await settle(hass, lcd_entry)
+    assert await hass.config_entries.async_reload(lcd_entry.entry_id)
+    await settle(hass, lcd_entry)
+    assert not panel(lcd_entry).lcd.backlight
+    state = hass.states.get(BACKLIGHT)
+    assert state is not None
+    assert state.state == STATE_OFF
+
+
+async def test_idle_rotation_writes_few_preview_states(
+    hass: HomeAssistant, lcd_entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """Ten minutes of rotating readings write at most 3 preview states, not 120.
+
+    A day would be at most 24 * 60 / 5 = 288 rows; a message still shows at once.
+    """
+    written = await count_writes(hass, PREVIEW)
+    await rotate(hass, lcd_entry, freezer, 600)
+    assert len(written) <= 600 / PREVIEW_IDLE_INTERVAL.total_seconds() + 1
+    before = len(written)
+    freezer.tick(1)
+    await show(hass, lcd_entry, message="News", duration=0)
+    await settle(hass, lcd_entry)
+    assert await wait_for(hass, lambda: len(written) > before)
+    preview = lcd_of(lcd_entry).preview
+    assert preview is not None
+    assert same_picture(Image.open(io.BytesIO(preview)).convert("RGB"), render_message("News"))
+
+
+async def test_late_tap_after_unload_starts_nothing(
+    hass: HomeAssistant,
+    lcd_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A tap the proximity thread handed over just before unload does nothing afterwards."""
+    lcd = lcd_of(lcd_entry)
+    simulator = panel(lcd_entry)
+    assert await hass.config_entries.async_unload(lcd_entry.entry_id)
+    await hass.async_block_till_done()
+    # What the watcher thread does for a tap it saw just before it was stopped.
+    await hass.async_add_executor_job(lcd._tap_from_thread)
+    await hass.async_block_till_done()
+    for _ in range(5):
+        freezer.tick(IDLE_ROTATE_SECONDS)
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    assert lcd._idle_timer is None
+    assert lcd._message_timer is None
+    assert not simulator.lcd.backlight
+    assert "backlight" not in caplog.text.lower()
+
+
+async def test_legacy_names_are_stable(
+    hass: HomeAssistant, simulators: list[EmulatedBoard]
+) -> None:
+    """notify.qiot_lcd_2 stays the second board's, whatever happens to the first."""
+    first = MockConfigEntry(
+        domain=DOMAIN,
+        title="Enviro+ (simulated)",
+        data={CONF_BOARD: BOARD_SIMULATED, CONF_UART_PATH: "/dev/ttyAMA0"},
+        options={CONF_STARTUP_MESSAGE: False},
+        unique_id="sim-0000000000000001",
+    )
+    second = MockConfigEntry(
+        domain=DOMAIN,
+        title="Enviro (simulated)",
+        data={CONF_BOARD: BOARD_SIMULATED_ENVIRO, CONF_UART_PATH: "/dev/ttyAMA0"},
+        options={CONF_STARTUP_MESSAGE: False},
+        unique_id="sim-0000000000000002",
+    )
+    for entry in (first, second):
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    assert first.data[CONF_LEGACY_NOTIFY_NAME] == "qiot_lcd"
+    assert second.data[CONF_LEGACY_NOTIFY_NAME] == "qiot_lcd_2"
+    assert hass.services.has_service("notify", "qiot_lcd")
+    assert hass.services.has_service("notify", "qiot_lcd_2")
+
+    # The first board disabled: the second keeps its name, the first's goes away.
+    await hass.config_entries.async_set_disabled_by(first.entry_id, ConfigEntryDisabler.USER)
+    await hass.async_block_till_done()
+    assert not hass.services.has_service("notify", "qiot_lcd")
+    assert await hass.config_entries.async_reload(second.entry_id)
+    await hass.async_block_till_done()
+    assert hass.services.has_service("notify", "qiot_lcd_2")
+    assert not hass.services.has_service("notify", "qiot_lcd")
+    await hass.services.async_call("notify", "qiot_lcd_2", {"message": "Second"}, blocking=True)
+    await settle(hass, second)
+    assert same_picture(panel(second).lcd.picture(), render_message("Second"))
+
+    # Enabled again: the first board gets its own name back, reaching its own LCD.
+    await hass.config_entries.async_set_disabled_by(first.entry_id, None)
+    await hass.async_block_till_done()
+    assert hass.services.has_service("notify", "qiot_lcd")
+    await hass.services.async_call("notify", "qiot_lcd", {"message": "First"}, blocking=True)
+    await settle(hass, first)
+    assert same_picture(panel(first).lcd.picture(), render_message("First"))
+
+    # Deleted: its name is gone, the second board's is untouched.
+    assert await hass.config_entries.async_remove(first.entry_id)
+    await hass.async_block_till_done()
+    assert not hass.services.has_service("notify", "qiot_lcd")
+    assert second.data[CONF_LEGACY_NOTIFY_NAME] == "qiot_lcd_2"
+    assert hass.services.has_service("notify", "qiot_lcd_2")
+
+
+async def test_entries_from_before_stored_names_keep_theirs(hass: HomeAssistant) -> None:
+    """Entries made by 0.1 (no stored name) get the name their position gave them."""
+    first = MockConfigEntry(
+        domain=DOMAIN,
+        title="Enviro+ (simulated)",
+        data={CONF_BOARD: BOARD_SIMULATED, CONF_UART_PATH: "/dev/ttyAMA0"},
+        unique_id="sim-0000000000000001",
+        minor_version=1,
+    )
+    second = MockConfigEntry(
+        domain=DOMAIN,
+        title="Enviro (simulated)",
+        data={CONF_BOARD: BOARD_SIMULATED_ENVIRO, CONF_UART_PATH: "/dev/ttyAMA0"},
+        unique_id="sim-0000000000000002",
+        minor_version=1,
+    )
+    # Added in the opposite order of creation: the order of creation decides.
+    second.add_to_hass(hass)
+    first.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(second.entry_id)  # sets up both
+    await hass.async_block_till_done()
+    assert first.minor_version == second.minor_version == 2
+    assert first.data[CONF_LEGACY_NOTIFY_NAME] == "qiot_lcd"
+    assert second.data[CONF_LEGACY_NOTIFY_NAME] == "qiot_lcd_2"

@@ -54,3 +54,59 @@ def test_brand_logos(name: str) -> None:
         Image.open(INTEGRATION / "brand" / "logo@2x.png") as large,
     ):
         assert large.height == 2 * small.height
+
+
+def _imported_top_modules() -> set[str]:
+    """Return the top-level modules the integration's own code imports."""
+    import ast
+    import sys
+
+    modules: set[str] = set()
+    for path in INTEGRATION.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    return {m for m in modules if m not in sys.stdlib_module_names and m != "homeassistant"}
+
+
+# Imported but not required: numpy only when installed (st7735 falls back to Pillow);
+# voluptuous is Home Assistant's own schema module (since 2026.10 served by probatio).
+NOT_REQUIRED = {"numpy", "voluptuous"}
+
+
+def test_every_import_is_declared() -> None:
+    """Each third-party module the code imports comes from a declared requirement.
+
+    Declared means the manifest's requirements, or a package Home Assistant itself
+    requires (Pillow, numpy, voluptuous): a user's Home Assistant installs exactly those.
+    """
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    manifest = json.loads((INTEGRATION / "manifest.json").read_text(encoding="utf-8"))
+    declared = {Requirement(r).name.lower() for r in manifest["requirements"]}
+    core = {Requirement(r).name.lower() for r in metadata.requires("homeassistant") or [] if r}
+    providers = metadata.packages_distributions()
+    undeclared = {
+        module: sorted(providers.get(module, ["?"]))
+        for module in _imported_top_modules() - NOT_REQUIRED
+        if not {d.lower() for d in providers.get(module, [])} & (declared | core)
+    }
+    assert undeclared == {}
+
+
+def test_validation_workflows() -> None:
+    """The repository runs hassfest and the HACS action, as HACS integrations do."""
+    import yaml
+
+    workflow = yaml.safe_load(
+        (ROOT / ".github" / "workflows" / "validate.yml").read_text(encoding="utf-8")
+    )
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    uses = {step.get("uses", "").split("@")[0] for step in steps}
+    assert {"home-assistant/actions/hassfest", "hacs/action"} <= uses
+    hacs = next(step for step in steps if step.get("uses", "").startswith("hacs/action"))
+    assert hacs["with"]["category"] == "integration"

@@ -4,13 +4,18 @@ from homeassistant.const import CONF_NAME, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import discovery
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
-from .const import DOMAIN, LEGACY_NOTIFY_NAME
-from .coordinator import QiotEnviroConfigEntry, QiotEnviroCoordinator
+from .const import CONF_LEGACY_NOTIFY_NAME, DOMAIN, LOGGER
+from .coordinator import QiotEnviroConfigEntry, QiotEnviroCoordinator, baseline_store
 from .lcd import LcdController
-from .notify import async_unload_legacy_service
+from .notify import (
+    allocate_legacy_notify_name,
+    async_register_legacy_service,
+    async_unregister_legacy_service,
+)
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -18,6 +23,7 @@ PLATFORMS: list[Platform] = [
     Platform.EVENT,
     Platform.IMAGE,
     Platform.NOTIFY,
+    Platform.SELECT,
     Platform.SENSOR,
     Platform.SWITCH,
 ]
@@ -28,6 +34,19 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's actions."""
     async_setup_services(hass)
+    return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: QiotEnviroConfigEntry) -> bool:
+    """Give entries made before 0.2 their stable legacy notify name."""
+    if entry.version > 1:
+        return False
+    if entry.minor_version < 2:
+        name = allocate_legacy_notify_name(hass, entry, keep_order=True)
+        hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_LEGACY_NOTIFY_NAME: name}, minor_version=2
+        )
+        LOGGER.debug("Entry %s keeps notify.%s", entry.title, name)
     return True
 
 
@@ -59,28 +78,20 @@ async def async_setup_entry(hass: HomeAssistant, entry: QiotEnviroConfigEntry) -
     entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if coordinator.lcd is not None:
-        # The legacy notify.qiot_lcd service has no config entry support: load it
-        # through discovery, as core does for devices with a display.
-        hass.async_create_task(
-            discovery.async_load_platform(
-                hass,
-                Platform.NOTIFY,
-                DOMAIN,
-                {CONF_NAME: _legacy_notify_name(hass, entry), "entry_id": entry.entry_id},
-                {},
+        name = entry.data.get(CONF_LEGACY_NOTIFY_NAME) or allocate_legacy_notify_name(hass, entry)
+        if not await async_register_legacy_service(hass, name, entry.entry_id):
+            # The legacy notify service has no config entry support: the first time
+            # it is loaded through discovery, as core's lametric does.
+            hass.async_create_task(
+                discovery.async_load_platform(
+                    hass,
+                    Platform.NOTIFY,
+                    DOMAIN,
+                    {CONF_NAME: name, "entry_id": entry.entry_id},
+                    {},
+                )
             )
-        )
     return True
-
-
-def _legacy_notify_name(hass: HomeAssistant, entry: QiotEnviroConfigEntry) -> str:
-    """Return notify.qiot_lcd for the first board, qiot_lcd_2... for further ones."""
-    entries = sorted(
-        (e for e in hass.config_entries.async_entries(DOMAIN) if not e.disabled_by),
-        key=lambda e: e.created_at,
-    )
-    index = next((i for i, e in enumerate(entries) if e.entry_id == entry.entry_id), 0)
-    return LEGACY_NOTIFY_NAME if index == 0 else f"{LEGACY_NOTIFY_NAME}_{index + 1}"
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: QiotEnviroConfigEntry) -> bool:
@@ -89,6 +100,16 @@ async def async_unload_entry(hass: HomeAssistant, entry: QiotEnviroConfigEntry) 
     if unloaded:
         if entry.runtime_data.lcd is not None:
             await entry.runtime_data.lcd.async_stop()
-            await async_unload_legacy_service(hass, entry.entry_id)
+            async_unregister_legacy_service(hass, entry.entry_id)
         await entry.runtime_data.async_close()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: QiotEnviroConfigEntry) -> None:
+    """Forget a deleted board: its repairs and its stored gas baseline."""
+    registry = ir.async_get(hass)
+    prefix = f"{entry.entry_id}_"
+    for domain, issue_id in list(registry.issues):
+        if domain == DOMAIN and issue_id.startswith(prefix):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+    await baseline_store(hass, entry).async_remove()

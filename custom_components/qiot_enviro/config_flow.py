@@ -4,6 +4,7 @@ from typing import Any, override
 
 import voluptuous as vol
 from homeassistant.config_entries import (
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlowWithReload,
@@ -28,6 +29,7 @@ from .const import (
     CONF_GAS_BASELINE_TRACKING,
     CONF_GAS_LEARN_SAMPLES,
     CONF_IDLE_SCREEN,
+    CONF_LEGACY_NOTIFY_NAME,
     CONF_STARTUP_MESSAGE,
     CONF_TAP_THRESHOLD,
     CONF_TEMPERATURE_COMPENSATION,
@@ -48,8 +50,9 @@ from .const import (
 from .coordinator import QiotEnviroConfigEntry, create_provider
 from .entity import MODELS
 from .hardware.board import detect
-from .hardware.bus import DEFAULT_UART
-from .hardware.models import BusDevice, Detection, DeviceStatus, Variant
+from .hardware.bus import DEFAULT_UART, BusProvider
+from .hardware.models import BusDevice, Detection, DeviceProbe, DeviceStatus, Variant
+from .notify import allocate_legacy_notify_name
 
 # What stops the board from answering, as an error key the form can translate.
 _I2C_ERRORS = {
@@ -67,10 +70,33 @@ _GROUP_CHIPS = {
 }
 
 
+# Why a serial port cannot be used, as an error key naming the path.
+_UART_ERRORS = {
+    DeviceStatus.NOT_PRESENT: "uart_not_found",
+    DeviceStatus.PERMISSION_DENIED: "uart_permission_denied",
+    DeviceStatus.BUSY: "uart_busy",
+    DeviceStatus.ERROR: "uart_error",
+}
+
+
 def _probe(data: dict[str, Any]) -> Detection:
     """Probe the buses of an entry's board (runs in the executor)."""
     provider, _simulator = create_provider(data)
     return detect(provider, data.get(CONF_UART_PATH, DEFAULT_UART))
+
+
+def _probe_uart(provider: BusProvider, path: str) -> DeviceProbe:
+    """Open and close a serial port node, nothing more (runs in the executor).
+
+    Probing the node reads nothing from it, so a running board's particulate reader
+    keeps every frame.
+    """
+    return next(p for p in provider.probe(path) if p.device is BusDevice.UART)
+
+
+def _uart_error(probe: DeviceProbe) -> str | None:
+    """Return why a serial port cannot be used, or None if it can."""
+    return _UART_ERRORS.get(probe.status)
 
 
 def _error_for(detection: Detection) -> str | None:
@@ -93,6 +119,8 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a board from the UI."""
 
     VERSION = 1
+    # 1.2: the legacy notify service's name is stored in the entry.
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Start with nothing detected."""
@@ -157,45 +185,95 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Show what was found and create the entry on confirmation."""
+        """Show what was found; let the user check the serial port; create the entry."""
         detection = self._detection
         assert detection is not None
         await self.async_set_unique_id(detection.identity)
         self._abort_if_unique_id_configured()
+        plus = detection.variant is Variant.ENVIRO_PLUS
+        uart_path = self._data[CONF_UART_PATH]
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
-            return self.async_create_entry(title=_title(detection), data=self._data)
+            wanted = str(user_input.get(CONF_UART_PATH, uart_path)).strip() or DEFAULT_UART
+            if wanted != uart_path:
+                # A path the user typed must exist; the probed default may be missing
+                # (the board is added and a repair explains how to enable the UART).
+                provider, _simulator = create_provider(self._data)
+                probe = await self.hass.async_add_executor_job(_probe_uart, provider, wanted)
+                if (error := _uart_error(probe)) is not None:
+                    errors[CONF_UART_PATH] = error
+                    placeholders = {"path": wanted, "detail": probe.detail or probe.status}
+                uart_path = wanted
+            if not errors:
+                data = {**self._data, CONF_UART_PATH: uart_path}
+                data[CONF_LEGACY_NOTIFY_NAME] = allocate_legacy_notify_name(self.hass, None)
+                return self.async_create_entry(title=_title(detection), data=data)
         sensors = ", ".join(_GROUP_CHIPS[group] for group in sorted(detection.groups))
+        schema = vol.Schema({})
+        if plus:
+            schema = vol.Schema({vol.Required(CONF_UART_PATH, default=uart_path): TextSelector()})
         return self.async_show_form(
             step_id="confirm",
+            data_schema=schema,
+            errors=errors,
             description_placeholders={
                 "model": _title(detection),
                 "sensors": sensors or "-",
                 "display": "ST7735 160x80" if detection.has_display else "—",
+                "path": placeholders.get("path", uart_path),
+                "detail": placeholders.get("detail", ""),
             },
         )
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the UART path (or nothing, for the simulator) and reload."""
+        """Change the UART path after checking it, and reload.
+
+        While the entry runs, the running board answers for itself: only the new
+        port's node is probed, so nothing opens the UART or talks to the ADC a second
+        time. An entry that is not running is detected in full.
+        """
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         uart_path = entry.data.get(CONF_UART_PATH, DEFAULT_UART)
+        placeholders = {"path": uart_path, "detail": ""}
         if user_input is not None:
-            uart_path = user_input[CONF_UART_PATH].strip() or DEFAULT_UART
+            uart_path = str(user_input[CONF_UART_PATH]).strip() or DEFAULT_UART
             data = {**entry.data, CONF_UART_PATH: uart_path}
-            detection, error = await self._async_detect(data)
-            if detection is not None and error is None:
-                await self.async_set_unique_id(detection.identity)
+            placeholders["path"] = uart_path
+            error: str | None
+            if entry.state is ConfigEntryState.LOADED:
+                coordinator = entry.runtime_data
+                probe = await self.hass.async_add_executor_job(
+                    _probe_uart, coordinator.board.provider, uart_path
+                )
+                error = _uart_error(probe)
+                placeholders["detail"] = probe.detail or probe.status
+                identity = coordinator.detection.identity if coordinator.detection else None
+            else:
+                detection, error = await self._async_detect(data)
+                identity = detection.identity if detection is not None else None
+                if error is None and detection is not None:
+                    probe = detection.devices[BusDevice.UART]
+                    error = _uart_error(probe)
+                    placeholders["detail"] = probe.detail or probe.status
+            if error is None and identity is not None:
+                await self.async_set_unique_id(identity)
                 self._abort_if_unique_id_mismatch(reason="wrong_board")
                 return self.async_update_reload_and_abort(entry, data_updates=data)
-            errors["base"] = error or "unknown"
+            if error is not None and error in _UART_ERRORS.values():
+                errors[CONF_UART_PATH] = error
+            else:
+                errors["base"] = error or "unknown"
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=vol.Schema(
                 {vol.Required(CONF_UART_PATH, default=uart_path): TextSelector()}
             ),
             errors=errors,
+            description_placeholders=placeholders,
         )
 
 

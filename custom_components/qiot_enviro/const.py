@@ -17,6 +17,8 @@ UPDATE_INTERVAL: Final = timedelta(seconds=10)
 # Config entry data
 CONF_BOARD: Final = "board"
 CONF_UART_PATH: Final = "uart_path"
+# The legacy notify service's name (qiot_lcd, qiot_lcd_2, ...), fixed for the entry's life.
+CONF_LEGACY_NOTIFY_NAME: Final = "legacy_notify_name"
 BOARD_HARDWARE: Final = "hardware"
 BOARD_SIMULATED: Final = "simulated"
 BOARD_SIMULATED_ENVIRO: Final = "simulated_enviro"
@@ -40,6 +42,9 @@ DEFAULT_GAS_LEARN_SAMPLES: Final = 30
 PARTICULATES_STALE_AFTER: Final = timedelta(minutes=5)
 
 STORAGE_VERSION: Final = 1
+# A changed gas baseline is written at most this long after the change (at once when
+# learning completes): the most a power cut can lose, at a few writes an hour.
+STORAGE_SAVE_INTERVAL: Final = timedelta(minutes=5)
 
 # Display options
 CONF_IDLE_SCREEN: Final = "idle_screen"

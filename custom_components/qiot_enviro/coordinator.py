@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, override
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -32,6 +32,7 @@ from .const import (
     LOGGER,
     PARTICULATES_STALE_AFTER,
     SIMULATED_BOARDS,
+    STORAGE_SAVE_INTERVAL,
     STORAGE_VERSION,
     UPDATE_INTERVAL,
 )
@@ -72,8 +73,8 @@ I2C_GROUPS = (SensorGroup.CLIMATE, SensorGroup.LIGHT, SensorGroup.GAS)
 # Re-probe the bus devices every this many cycles (repairs clear when fixed).
 PROBE_EVERY = 30
 _MISSING = {DeviceStatus.NOT_PRESENT}
-# The emulated PMS5003 is valid as soon as it streams: a short warm-up is enough.
-SIMULATED_BOARD_OPTIONS: dict[str, float] = {"particulate_warmup": 3.0}
+# Options of the simulated board's Board (tests shorten the PMS5003 warm-up).
+SIMULATED_BOARD_OPTIONS: dict[str, float] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,13 @@ def create_board(entry_data: dict[str, Any]) -> tuple[Board, EmulatedBoard | Non
     return Board(provider, uart_path=uart_path, **SIMULATED_BOARD_OPTIONS), simulator
 
 
+def baseline_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
+    """Return the store that holds an entry's learned gas baseline."""
+    return Store(
+        hass, STORAGE_VERSION, f"{DOMAIN}.{entry.unique_id or entry.entry_id}.gas_baseline"
+    )
+
+
 class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
     """Reads the board once per cycle in one executor job."""
 
@@ -148,9 +156,12 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
             int(options.get(CONF_CPU_AVERAGE_SAMPLES, DEFAULT_CPU_AVERAGE_SAMPLES))
         )
         self.baseline = GasBaseline(learn_samples=self.learn_samples)
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.unique_id or entry.entry_id}.gas_baseline"
-        )
+        self._store: Store[dict[str, Any]] = baseline_store(hass, entry)
+        # The baseline on disk is loaded before the board opens; until then nothing may
+        # be saved over it (a failed start must not erase a calibration).
+        self._baseline_loaded = False
+        self._baseline_dirty = False
+        self._save_scheduled = False
         self._group_ok: dict[SensorGroup, bool] = {}
         self._cycles = 0
         self.cycle_durations: deque[float] = deque(maxlen=20)
@@ -165,7 +176,11 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
 
     @override
     async def _async_setup(self) -> None:
-        """Open the board (in the executor) and restore the gas baseline."""
+        """Restore the gas baseline, then open the board (in the executor)."""
+        if not self._baseline_loaded:
+            if (stored := await self._store.async_load()) is not None:
+                self.baseline = GasBaseline.from_dict(stored, learn_samples=self.learn_samples)
+            self._baseline_loaded = True
         try:
             self.detection = await self.hass.async_add_executor_job(self._open_board)
         except asyncio.CancelledError:
@@ -185,7 +200,8 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
             raise UpdateFailed(
                 translation_domain=DOMAIN, translation_key="board_not_found"
             ) from err
-        except BoardError as err:
+        except (BoardError, OSError) as err:
+            # OSError: a device node that changed between probing and opening it.
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="board_open_failed",
@@ -194,8 +210,6 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         self.opened_at = dt_util.utcnow()
         self.probes = dict(self.detection.devices)
         self.serial_console = self.detection.serial_console
-        if (stored := await self._store.async_load()) is not None:
-            self.baseline = GasBaseline.from_dict(stored, learn_samples=self.learn_samples)
         self._update_bus_issues()
 
     def _open_board(self) -> Detection:
@@ -261,8 +275,9 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         ratios: dict[str, float | None] = dict.fromkeys(GASES)
         if snapshot.gas is not None and (gas := snapshot.gas.value) is not None:
             if self.baseline_tracking or self.baseline.learning:
-                self.baseline.add(gas.oxidising, gas.reducing, gas.nh3)
-                self._store.async_delay_save(self.baseline.as_dict, 60)
+                was_learning = self.baseline.learning
+                if self.baseline.add(gas.oxidising, gas.reducing, gas.nh3):
+                    self._baseline_changed(urgent=was_learning and not self.baseline.learning)
             ratios = {
                 "oxidising": self.baseline.ratio("oxidising", gas.oxidising),
                 "reducing": self.baseline.ratio("reducing", gas.reducing),
@@ -291,6 +306,9 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         for group in SensorGroup:
             result: GroupResult[Any] | None = getattr(snapshot, group.value)
             if result is None:
+                continue
+            if result.warming_up:
+                # An expected warm-up after a start is neither a loss nor a recovery.
                 continue
             was_ok = self._group_ok.get(group, True)
             if was_ok and not result.ok:
@@ -355,7 +373,7 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
     def _update_particulate_issue(self, snapshot: Snapshot) -> None:
         """Raise a repair when particulate data has been stale for several minutes."""
         result = snapshot.particulates
-        if result is None:
+        if result is None or result.warming_up:
             return
         now = dt_util.utcnow()
         if result.ok:
@@ -373,18 +391,49 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
                 },
             )
 
+    def _baseline_changed(self, *, urgent: bool) -> None:
+        """Write a changed baseline: at once when learning ends, else within minutes.
+
+        ``Store.async_delay_save`` restarts its delay on every call, so calling it each
+        cycle would never write; it is called once and the write clears the flag, so
+        at most ``STORAGE_SAVE_INTERVAL`` of learning or tracking is lost in a power cut.
+        """
+        self._baseline_dirty = True
+        if urgent:
+            self.hass.async_create_task(self._async_save_baseline(), eager_start=True)
+            return
+        if not self._save_scheduled:
+            self._save_scheduled = True
+            self._store.async_delay_save(
+                self._baseline_to_write, STORAGE_SAVE_INTERVAL.total_seconds()
+            )
+
+    @callback
+    def _baseline_to_write(self) -> dict[str, Any]:
+        """Return the baseline for a delayed write (called by the store when it writes)."""
+        self._save_scheduled = False
+        self._baseline_dirty = False
+        return self.baseline.as_dict()
+
+    async def _async_save_baseline(self) -> None:
+        """Write the baseline now (this also cancels a pending delayed write)."""
+        self._save_scheduled = False
+        self._baseline_dirty = False
+        await self._store.async_save(self.baseline.as_dict())
+
     async def async_reset_baseline(self) -> None:
         """Forget the learned gas baseline and learn it again from now."""
         self.baseline.reset()
-        await self._store.async_save(self.baseline.as_dict())
+        await self._async_save_baseline()
         if self.data is not None:
             # The ratios are unknown again until the new baseline is learned.
             self.async_set_updated_data(replace(self.data, gas_ratios=dict.fromkeys(GASES)))
 
     async def async_close(self) -> None:
-        """Save the baseline and release every hardware resource (in the executor)."""
+        """Save a changed baseline and release every hardware resource (in the executor)."""
         if self.closed:
             return
         self.closed = True
-        await self._store.async_save(self.baseline.as_dict())
+        if self._baseline_loaded and self._baseline_dirty:
+            await self._async_save_baseline()
         await self.hass.async_add_executor_job(self.board.close)

@@ -182,8 +182,8 @@ class GasBaseline:
         self.r0 = None
         self.samples = []
 
-    def add(self, oxidising: float, reducing: float, nh3: float) -> None:
-        """Feed one reading in ohms."""
+    def add(self, oxidising: float, reducing: float, nh3: float) -> bool:
+        """Feed one reading in ohms; return whether what is persisted changed."""
         if self.r0 is None:
             samples = self.samples if self.samples is not None else []
             samples.append((oxidising, reducing, nh3))
@@ -194,12 +194,15 @@ class GasBaseline:
                     for index, gas in enumerate(GASES)
                 }
                 self.samples = None
-            return
+            return True
+        changed = False
         for gas, value in zip(GASES, (oxidising, reducing, nh3), strict=True):
             current = self.r0[gas]
             cleaner = value > current if _CLEANER_IS_HIGHER[gas] else value < current
             if cleaner:
                 self.r0[gas] = current + (value - current) * self.tracking
+                changed = True
+        return changed
 
     def ratio(self, gas: str, value: float) -> float | None:
         """Return R / R0 for one gas, None while learning."""

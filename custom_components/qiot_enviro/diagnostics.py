@@ -17,7 +17,8 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """Return diagnostics for a config entry."""
     coordinator = entry.runtime_data
-    detection = coordinator.detection
+    # The board's own detection is kept up to date (the PMS5003 counts once it sends).
+    detection = coordinator.board.detection or coordinator.detection
     data = coordinator.data
     return {
         "entry": async_redact_data(

@@ -1,5 +1,7 @@
 """The base entity: one device per board, unique ids from the board's identity."""
 
+from typing import override
+
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -12,7 +14,11 @@ MODELS = {Variant.ENVIRO: "Enviro", Variant.ENVIRO_PLUS: "Enviro+"}
 
 
 def device_info(coordinator: QiotEnviroCoordinator) -> DeviceInfo:
-    """Describe the board as a device; the simulated board says so in its name."""
+    """Describe the board as a device; the simulated board says so in its name.
+
+    The board runs no software of its own, so the device has no ``sw_version`` (the
+    integration's version is not the board's).
+    """
     detection = coordinator.detection
     assert detection is not None  # set by the first refresh, before any entity exists
     model = MODELS.get(detection.variant or Variant.ENVIRO_PLUS, "Enviro+")
@@ -23,7 +29,6 @@ def device_info(coordinator: QiotEnviroCoordinator) -> DeviceInfo:
         model=f"{model} (simulated)" if detection.simulated else model,
         name=name,
         serial_number=detection.identity,
-        sw_version=coordinator.version,
     )
 
 
@@ -40,3 +45,17 @@ class QiotEnviroEntity(CoordinatorEntity[QiotEnviroCoordinator]):
         assert detection is not None
         self._attr_unique_id = f"{detection.identity}_{description.key}"
         self._attr_device_info = device_info(coordinator)
+
+
+class QiotEnviroLcdEntity(QiotEnviroEntity):
+    """An entity of the LCD: available while the LCD works, whatever I2C does.
+
+    The LCD is on SPI; an I2C fault that makes the sensors unavailable leaves it alone.
+    """
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Tell whether the LCD takes frames."""
+        lcd = self.coordinator.lcd
+        return lcd is not None and lcd.available

@@ -8,6 +8,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import QiotEnviroConfigEntry
 from .entity import QiotEnviroEntity
+from .hardware.models import SensorGroup
 
 PARALLEL_UPDATES = 0
 
@@ -25,7 +26,16 @@ async def async_setup_entry(
 
 
 class QiotEnviroTapEvent(QiotEnviroEntity, EventEntity):
-    """Fires "tap" when a hand passes over the board."""
+    """Fires "tap" when a hand passes over the board (the LTR559's proximity, on I2C)."""
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Available while the proximity sensor answers."""
+        if not super().available:
+            return False
+        result = self.coordinator.data.group(SensorGroup.LIGHT)
+        return result is not None and result.ok
 
     @override
     async def async_added_to_hass(self) -> None:

@@ -8,7 +8,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import QiotEnviroConfigEntry, QiotEnviroCoordinator
-from .entity import QiotEnviroEntity
+from .entity import QiotEnviroEntity, QiotEnviroLcdEntity
 
 PARALLEL_UPDATES = 0
 
@@ -25,7 +25,7 @@ async def async_setup_entry(
         async_add_entities([QiotEnviroLcdImage(hass, entry.runtime_data)])
 
 
-class QiotEnviroLcdImage(QiotEnviroEntity, ImageEntity):
+class QiotEnviroLcdImage(QiotEnviroLcdEntity, ImageEntity):
     """The LCD's picture as a PNG (on the simulated board: rebuilt from the SPI bytes)."""
 
     _attr_content_type = "image/png"

@@ -3,14 +3,24 @@
 Every action only records what the screen should show and hands a render job to the
 display worker, which renders and sends frames in its own thread (newest wins), so a
 call costs the event loop microseconds and a burst of calls cannot interleave frames.
-Timers (message duration, idle rotation, the clock) run on the event loop, so they
-follow Home Assistant's clock.
+Backlight changes go through the same worker, in order with the frames. Timers
+(message duration, idle rotation, the clock) run on the event loop, so they follow
+Home Assistant's clock.
+
+The backlight is the user's choice: frames never switch it. A message (an action or a
+notification) switches it on, so that it can be read; the "off" idle screen switches
+it off each time the screen goes idle; the switch entity changes it at any time.
+
+The preview image follows the panel: a message, a dismissal or a backlight change
+shows within a frame time; the idle screens' own refreshes (rotating readings every
+5 s, the clock every minute) update it at most every ``PREVIEW_IDLE_INTERVAL``, which
+keeps the recorder from storing a row every 5 s.
 """
 
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
@@ -53,6 +63,11 @@ type Color = tuple[int, int, int]
 
 STARTUP_SECONDS = 5.0
 IDLE_ROTATE_SECONDS = 5.0
+# The idle screens' own refreshes reach the preview entity at most this often (288 a
+# day); anything a user did shows at once.
+PREVIEW_IDLE_INTERVAL = timedelta(minutes=5)
+# Image.info key telling the preview whether a frame shows something a user did.
+_URGENT = "qiot_urgent"
 WHITE: Color = (255, 255, 255)
 BLACK: Color = (0, 0, 0)
 
@@ -162,9 +177,12 @@ class LcdController:
         self.startup_message = bool(options.get(CONF_STARTUP_MESSAGE, DEFAULT_STARTUP_MESSAGE))
         self.tap_threshold = int(options.get(CONF_TAP_THRESHOLD, DEFAULT_TAP_THRESHOLD))
         board = coordinator.board
-        self.worker = DisplayWorker(board.show_image, on_frame=self._on_frame)
+        self.worker = DisplayWorker(
+            board.show_image, on_frame=self._on_frame, backlight=board.set_backlight
+        )
         self.message: Message | None = None
         self.backlight = True
+        self.stopped = False
         self.idle_page = 0
         self.preview: bytes | None = None
         self.preview_updated: datetime | None = None
@@ -180,6 +198,7 @@ class LcdController:
 
     async def async_start(self) -> None:
         """Show the startup (or idle) screen and start watching for taps."""
+        self.worker.set_backlight(self.backlight)
         self._unsubs.append(async_track_time_change(self.hass, self._on_minute, second=0))
         if self.coordinator.board.detection is not None and self._has_light_sensor():
             self._watcher = ProximityWatcher(
@@ -190,7 +209,7 @@ class LcdController:
             self._watcher.start()
         if self.startup_message:
             version = self.coordinator.version or ""
-            self._submit(partial(render_startup, version), backlight=True)
+            self._submit(partial(render_startup, version), urgent=True)
             self._message_timer = async_call_later(
                 self.hass, STARTUP_SECONDS, HassJob(self._end_message, cancel_on_shutdown=True)
             )
@@ -201,10 +220,20 @@ class LcdController:
         detection = self.coordinator.board.detection
         return detection is not None and SensorGroup.LIGHT in detection.groups
 
+    @property
+    def available(self) -> bool:
+        """Tell whether the LCD takes frames (its last frame or backlight change worked)."""
+        return not self.stopped and self.worker.running and self.worker.healthy
+
     async def async_stop(self) -> None:
-        """Stop timers and the tap watcher, turn the LCD off, and stop the worker."""
-        if not self.worker.running:
+        """Stop timers and the tap watcher, turn the LCD off, and stop the worker.
+
+        Nothing of the LCD runs afterwards: a tap or a timer that was already on its
+        way to the event loop finds the controller stopped and does nothing.
+        """
+        if self.stopped:
             return
+        self.stopped = True
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
@@ -212,14 +241,17 @@ class LcdController:
         self._cancel_idle_timer()
         watcher, self._watcher = self._watcher, None
         self.worker.submit(render_off)
+        self.worker.set_backlight(False)
         await self.hass.async_add_executor_job(self._stop_blocking, watcher)
 
     def _stop_blocking(self, watcher: ProximityWatcher | None) -> None:
-        """Join the threads and switch the backlight off (executor)."""
+        """Join the threads; make sure the backlight is off (executor)."""
         if watcher is not None:
             watcher.stop()
         self.worker.flush(timeout=5.0)
-        self.worker.stop()
+        if self.worker.stop() and self.worker.backlight is False:
+            return
+        # The worker hung or could not switch it: try once more directly.
         try:
             self.coordinator.board.set_backlight(False)
         except BoardError as err:  # the board may be gone already; unload must finish
@@ -229,7 +261,9 @@ class LcdController:
 
     @callback
     def show(self, message: Message) -> None:
-        """Show a message now (newest wins); it ends after its duration."""
+        """Show a message now (newest wins), with the backlight on; it ends after its duration."""
+        if self.stopped:
+            return
         self.message = message
         self._cancel_message_timer()
         self._cancel_idle_timer()
@@ -242,8 +276,9 @@ class LcdController:
                 bg=message.background,
                 size=message.size,
             ),
-            backlight=True,
+            urgent=True,
         )
+        self.set_backlight(True)
         if message.duration:
             self._message_timer = async_call_later(
                 self.hass,
@@ -254,28 +289,36 @@ class LcdController:
     @callback
     def dismiss(self) -> None:
         """End the current message and go back to the idle screen."""
+        if self.stopped:
+            return
         self.message = None
         self._cancel_message_timer()
-        self._show_idle()
+        self._show_idle(urgent=True)
 
     @callback
     def tap(self) -> None:
         """Dismiss the message, or move to the next idle screen; tell listeners."""
+        if self.stopped:
+            return
         if self.message is not None or self._message_timer is not None:
             self.dismiss()
         elif self.idle_mode == IDLE_READINGS:
             self.idle_page = (self.idle_page + 1) % READINGS_PAGES
-            self._show_idle()
+            self._show_idle(urgent=True)
         for listener in list(self._tap_listeners):
             listener()
 
     @callback
     def set_backlight(self, on: bool) -> None:
-        """Switch the backlight (through the worker, after pending frames)."""
+        """Switch the backlight (through the worker, after the frames asked for before)."""
+        if self.stopped:
+            return
+        changed = on != self.backlight
         self.backlight = on
-        self.hass.async_add_executor_job(self._apply_backlight, on)
-        for listener in list(self._backlight_listeners):
-            listener()
+        self.worker.set_backlight(on)
+        if changed:
+            for listener in list(self._backlight_listeners):
+                listener()
 
     # -- listeners -------------------------------------------------------------------
 
@@ -306,39 +349,43 @@ class LcdController:
 
     # -- internals -------------------------------------------------------------------
 
-    def _submit(self, render: Callable[[], Image.Image], *, backlight: bool) -> None:
-        """Queue a frame; switch the backlight on or off with it."""
-        self.worker.submit(render)
-        if backlight != self.backlight:
-            self.set_backlight(backlight)
+    def _submit(self, render: Callable[[], Image.Image], *, urgent: bool) -> None:
+        """Queue a frame; ``urgent`` frames (what a user did) reach the preview at once."""
 
-    def _apply_backlight(self, on: bool) -> None:
-        """Switch the backlight on the board (executor)."""
-        try:
-            self.coordinator.board.set_backlight(on)
-        except BoardError as err:
-            LOGGER.warning("Could not switch the LCD backlight: %s", err)
-            return
-        self._on_frame(None)
+        def tagged() -> Image.Image:
+            image = render()
+            image.info[_URGENT] = urgent
+            return image
+
+        self.worker.submit(tagged)
 
     @callback
     def _end_message(self, _now: datetime) -> None:
         """End a message (or the startup screen) whose time is up."""
         self._message_timer = None
+        if self.stopped:
+            return
         self.message = None
-        self._show_idle()
+        self._show_idle(urgent=True)
 
     @callback
-    def _show_idle(self) -> None:
-        """Show the idle screen chosen in the options."""
+    def _show_idle(self, *, urgent: bool = False) -> None:
+        """Show the idle screen chosen in the options.
+
+        ``urgent``: the screen just went idle (a message ended), rather than the idle
+        screen refreshing itself.
+        """
         self._cancel_idle_timer()
+        if self.stopped:
+            return
         if self.idle_mode == IDLE_OFF:
-            self._submit(render_off, backlight=False)
+            self._submit(render_off, urgent=True)
+            self.set_backlight(False)
             return
         if self.idle_mode == IDLE_CLOCK:
-            self._submit(partial(render_clock, dt_util.now()), backlight=True)
+            self._submit(partial(render_clock, dt_util.now()), urgent=urgent)
             return
-        self._submit(partial(render_readings, self.idle_page, self._readings()), backlight=True)
+        self._submit(partial(render_readings, self.idle_page, self._readings()), urgent=urgent)
         self._idle_timer = async_call_later(
             self.hass, IDLE_ROTATE_SECONDS, HassJob(self._rotate, cancel_on_shutdown=True)
         )
@@ -384,24 +431,31 @@ class LcdController:
         self.hass.loop.call_soon_threadsafe(self.tap)
 
     def _on_frame(self, image: Image.Image | None) -> None:
-        """Refresh the preview picture after a frame reached the LCD (worker thread)."""
+        """Refresh the preview picture after a frame or backlight change (worker thread)."""
         simulator = self.coordinator.simulator
         if simulator is not None:
             # What the emulated controller rebuilt from the SPI bytes.
             picture = simulator.lcd.picture()
-        elif not self.backlight:
+        elif self.worker.backlight is False:
             picture = render_off()
         else:
             # A frame just sent, or (after a backlight change) the last one.
             picture = image if image is not None else self.worker.last_image or render_off()
+        # A backlight change (no image) is something a user did.
+        urgent = image is None or bool(image.info.get(_URGENT, True))
         png = encode_png(picture)
-        self.hass.loop.call_soon_threadsafe(self._set_preview, png)
+        self.hass.loop.call_soon_threadsafe(self._set_preview, png, urgent)
 
     @callback
-    def _set_preview(self, png: bytes) -> None:
+    def _set_preview(self, png: bytes, urgent: bool) -> None:
+        """Keep the newest picture; tell the preview entity now or within minutes."""
         if png == self.preview:
             return
         self.preview = png
-        self.preview_updated = dt_util.utcnow()
+        now = dt_util.utcnow()
+        last = self.preview_updated
+        if not urgent and last is not None and now - last < PREVIEW_IDLE_INTERVAL:
+            return
+        self.preview_updated = now
         for listener in list(self._preview_listeners):
             listener()

@@ -38,7 +38,6 @@ except ImportError:  # 2026.3 to 2026.9: the constant deprecated since
 PARALLEL_UPDATES = 0
 
 UNIT_KILOOHM = "kΩ"
-UNIT_PARTICLES = "particles/100 mL"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -216,7 +215,7 @@ SENSORS: tuple[QiotEnviroSensorEntityDescription, ...] = (
             key=f"particles_{size}",
             translation_key=f"particles_{size}",
             group=SensorGroup.PARTICULATES,
-            native_unit_of_measurement=UNIT_PARTICLES,
+            # "particles/100 mL" comes from the translations (unit_of_measurement).
             state_class=SensorStateClass.MEASUREMENT,
             entity_registry_enabled_default=False,
             value_fn=_pm(field),
@@ -285,14 +284,18 @@ class QiotEnviroSensor(QiotEnviroEntity, SensorEntity):
     @property
     @override
     def available(self) -> bool:
-        """Unavailable when the coordinator failed or this sensor's group did."""
+        """Unavailable when the coordinator failed or this sensor's group did.
+
+        A sensor that is still warming up after a start is available with no value
+        (unknown): nothing has gone wrong yet.
+        """
         if not super().available:
             return False
         group = self.entity_description.group
         if group is None:
             return self.coordinator.data.cpu_temperature is not None
         result = self.coordinator.data.group(group)
-        return result is not None and result.ok
+        return result is not None and (result.ok or result.warming_up)
 
     @property
     @override

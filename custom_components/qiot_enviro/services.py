@@ -8,22 +8,11 @@ from homeassistant.helpers import config_validation as cv
 
 from .const import DEFAULT_MESSAGE_DURATION, DOMAIN
 from .coordinator import QiotEnviroConfigEntry
-from .hardware.emulator.scenarios import SCENARIOS, apply_scenario
 from .lcd import LcdController, validate_message
 
-SERVICE_SIMULATE_FAULT = "simulate_fault"
 SERVICE_SHOW_MESSAGE = "show_message"
 SERVICE_DISMISS_MESSAGE = "dismiss_message"
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
-ATTR_FAULT = "fault"
-
-SIMULATE_FAULT_SCHEMA = vol.Schema(
-    {
-        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
-        vol.Required(ATTR_FAULT): vol.In(sorted(SCENARIOS)),
-    }
-)
-
 
 # Structure only: each value is checked by validate_message, whose errors are
 # translated and name the field.
@@ -62,23 +51,6 @@ def loaded_entry(hass: HomeAssistant, entry_id: str) -> QiotEnviroConfigEntry:
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
-
-    @callback
-    def simulate_fault(call: ServiceCall) -> None:
-        """Inject (or clear) a fault in a simulated board."""
-        entry = loaded_entry(hass, call.data[ATTR_CONFIG_ENTRY_ID])
-        simulator = entry.runtime_data.simulator
-        if simulator is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="not_simulated",
-                translation_placeholders={"title": entry.title},
-            )
-        apply_scenario(simulator.faults, call.data[ATTR_FAULT])
-
-    hass.services.async_register(
-        DOMAIN, SERVICE_SIMULATE_FAULT, simulate_fault, schema=SIMULATE_FAULT_SCHEMA
-    )
 
     @callback
     def show_message(call: ServiceCall) -> None:

@@ -3,12 +3,13 @@
 from typing import Any, override
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
-from homeassistant.const import EntityCategory
+from homeassistant.const import STATE_OFF, EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
 
 from .coordinator import QiotEnviroConfigEntry
-from .entity import QiotEnviroEntity
+from .entity import QiotEnviroLcdEntity
 
 PARALLEL_UPDATES = 1
 
@@ -27,8 +28,12 @@ async def async_setup_entry(
         async_add_entities([QiotEnviroBacklight(entry.runtime_data, BACKLIGHT)])
 
 
-class QiotEnviroBacklight(QiotEnviroEntity, SwitchEntity):
-    """The LCD backlight; a new message switches it on again."""
+class QiotEnviroBacklight(QiotEnviroLcdEntity, RestoreEntity, SwitchEntity):
+    """The LCD backlight: the user's choice, kept across restarts.
+
+    Frames never switch it; a new message switches it on (so it can be read) and the
+    "off" idle screen switches it off when the screen goes idle.
+    """
 
     @property
     @override
@@ -51,10 +56,13 @@ class QiotEnviroBacklight(QiotEnviroEntity, SwitchEntity):
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Follow backlight changes made by messages and idle screens."""
+        """Restore the user's last choice; follow changes made by messages and idle screens."""
         await super().async_added_to_hass()
-        assert self.coordinator.lcd is not None
-        self.async_on_remove(self.coordinator.lcd.add_backlight_listener(self._changed))
+        lcd = self.coordinator.lcd
+        assert lcd is not None
+        if (last := await self.async_get_last_state()) is not None and last.state == STATE_OFF:
+            lcd.set_backlight(False)
+        self.async_on_remove(lcd.add_backlight_listener(self._changed))
 
     @callback
     def _changed(self) -> None:

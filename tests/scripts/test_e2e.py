@@ -1,22 +1,155 @@
-"""Run the end-to-end check (scripts/e2e.py) against a real Home Assistant.
+"""The end-to-end check (scripts/e2e.py): its log and store checks, and a real run.
 
-Skip it for quick local runs with ``scripts/test -m "not e2e"``.
+The real run starts Home Assistant; skip it for quick local runs with
+``scripts/test -m "not e2e"`` (the other tests here take milliseconds).
 """
 
+import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.e2e
+SCRIPT = ROOT / "scripts" / "e2e.py"
+
+OURS = "custom_components.qiot_enviro"
 
 
+def line(level: str, logger: str, message: str, thread: str = "MainThread") -> str:
+    """Return one line in Home Assistant's log format."""
+    return f"2026-12-02 02:43:06.508 {level} ({thread}) [{logger}] {message}"
+
+
+UNAVAILABLE = line(
+    "WARNING", OURS, "The particulates sensors are unavailable: no valid frame for 17 s"
+)
+BACK = line("INFO", OURS, "The particulates sensors are back")
+FETCH_ERROR = line("ERROR", OURS, "Error fetching qiot_enviro data")
+
+
+@pytest.fixture(name="e2e", scope="module")
+def e2e_module() -> ModuleType:
+    """Import scripts/e2e.py (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location("qiot_e2e", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_parse_log_by_logger_and_level(e2e: ModuleType) -> None:
+    """Records are told apart by logger and level; tracebacks stay with their record."""
+    lines = [
+        line("WARNING", "homeassistant.loader", "We found a custom integration qiot_enviro"),
+        # Coloured, from a thread whose name has parentheses, with a traceback.
+        "\x1b[31m" + line("ERROR", f"{OURS}.coordinator", "Failed", "Thread-3 (_run)") + "\x1b[0m",
+        "Traceback (most recent call last):",
+        '  File "x.py", line 1, in <module>',
+        line("DEBUG", OURS, "Finished fetching qiot_enviro data"),
+        line("WARNING", f"{OURS}_x", "x"),
+        "develop: starting Home Assistant",
+    ]
+    text = "\n".join(lines)
+    records = e2e.parse_log(text)
+    assert [(r.level, r.logger, r.ours) for r in records] == [
+        ("WARNING", "homeassistant.loader", False),
+        ("ERROR", "custom_components.qiot_enviro.coordinator", True),
+        ("DEBUG", "custom_components.qiot_enviro", True),
+        ("WARNING", "custom_components.qiot_enviro_x", False),
+    ]
+    assert records[1].message == (
+        'Failed\nTraceback (most recent call last):\n  File "x.py", line 1, in <module>'
+    )
+    assert records[3].message == "x\ndevelop: starting Home Assistant"
+    assert e2e.problems_of(records) == [records[1]]
+
+
+def test_log_watch_reads_complete_lines_once(e2e: ModuleType, tmp_path: Path) -> None:
+    """Each call returns what was written since the last one; a partial line waits."""
+    path = tmp_path / "home-assistant.log"
+    watch = e2e.LogWatch(path)
+    assert watch.new_records() == []
+    path.write_text(UNAVAILABLE + "\n" + BACK[:30], encoding="utf-8")
+    assert [r.line for r in watch.new_records()] == [UNAVAILABLE]
+    with path.open("a", encoding="utf-8") as log:
+        log.write(BACK[30:] + "\n")
+    assert [r.line for r in watch.new_records()] == [BACK]
+    assert watch.new_records() == []
+
+
+def test_log_quiet_fails_on_our_warnings_only(e2e: ModuleType, tmp_path: Path) -> None:
+    """Warnings of other loggers pass; one of the integration fails, naming the line."""
+    path = tmp_path / "home-assistant.log"
+    path.write_text(
+        line("WARNING", "homeassistant.loader", "custom integration") + "\n" + BACK + "\n",
+        encoding="utf-8",
+    )
+    watch = e2e.LogWatch(path)
+    e2e.log_quiet(watch, "after the start")
+    with path.open("a", encoding="utf-8") as log:
+        log.write(UNAVAILABLE + "\n")
+    with pytest.raises(e2e.E2EError, match=r"after the restart, .* 1 warning"):
+        e2e.log_quiet(watch, "after the restart")
+
+
+@pytest.mark.parametrize(
+    ("lines", "error"),
+    [
+        ([UNAVAILABLE, BACK], None),
+        ([UNAVAILABLE, UNAVAILABLE, BACK], "2 'unavailable' and 1 'back'"),
+        ([UNAVAILABLE, BACK, BACK], "1 'unavailable' and 2 'back'"),
+        ([BACK], "0 'unavailable' and 1 'back'"),
+        (
+            [UNAVAILABLE, FETCH_ERROR, BACK],
+            "1 other",
+        ),
+    ],
+)
+def test_fault_window_log(
+    e2e: ModuleType, tmp_path: Path, lines: list[str], error: str | None
+) -> None:
+    """The fault window holds one unavailable and one back line, and nothing else bad."""
+    path = tmp_path / "home-assistant.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    watch = e2e.LogWatch(path)
+    if error is None:
+        e2e.fault_window_log(watch)
+    else:
+        with pytest.raises(e2e.E2EError, match=error):
+            e2e.fault_window_log(watch)
+
+
+@pytest.mark.parametrize(
+    ("content", "learned"),
+    [
+        ({"data": {"r0": {"oxidising": 2.1e4, "reducing": 3.4e5, "nh3": 1.7e5}}}, True),
+        ({"data": {"r0": None, "samples": [[1.0, 2.0, 3.0]]}}, False),
+        ({"data": {"r0": {}}}, False),
+        ({"data": {"r0": {"oxidising": "x"}}}, False),
+        (None, False),
+    ],
+)
+def test_stored_r0(
+    e2e: ModuleType, tmp_path: Path, content: dict[str, Any] | None, learned: bool
+) -> None:
+    """Only a store with a number per gas holds a learned baseline (missing: none)."""
+    path = tmp_path / "qiot_enviro.sim-1.gas_baseline"
+    if content is not None:
+        path.write_text(json.dumps({"version": 1, **content}), encoding="utf-8")
+    assert e2e.stored_r0(path) is learned
+
+
+@pytest.mark.e2e
 def test_real_home_assistant_end_to_end(tmp_path: Path) -> None:
     """Home Assistant starts, is onboarded, and the integration is added over HTTP."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "e2e.py"), "--artifacts", str(tmp_path)],
+        [sys.executable, str(SCRIPT), "--artifacts", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,

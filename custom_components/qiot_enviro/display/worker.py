@@ -11,6 +11,9 @@ _LOGGER = logging.getLogger(__name__)
 
 type Render = Callable[[], Image.Image]
 type Sink = Callable[[Image.Image], None]
+# Told after each frame (the image) and after a backlight-only change (None).
+type FrameCallback = Callable[[Image.Image | None], None]
+type BacklightSink = Callable[[bool], None]
 
 
 class DisplayWorker:
@@ -21,14 +24,32 @@ class DisplayWorker:
     a frame is being pushed replace each other: only the newest is drawn next, so a
     burst costs one extra frame, not one per request. A failing render or sink is
     counted and logged once per exception type; the next request is tried as usual.
+
+    The backlight goes through the same thread, so a frame and a backlight change land
+    in the order they were asked for, and quick toggles end in the last one asked. The
+    wanted level is asserted again after every frame: a panel that was re-initialised
+    (which lights the backlight) keeps the level the user chose.
     """
 
     def __init__(
-        self, sink: Sink, *, on_frame: Sink | None = None, name: str = "qiot-display"
+        self,
+        sink: Sink,
+        *,
+        on_frame: FrameCallback | None = None,
+        backlight: BacklightSink | None = None,
+        name: str = "qiot-display",
     ) -> None:
-        """Start the thread; ``sink`` puts an image on the panel, ``on_frame`` is told after."""
+        """Start the thread; ``sink`` puts an image on the panel, ``on_frame`` is told after.
+
+        ``backlight`` switches the panel's backlight (see :meth:`set_backlight`).
+        """
         self._sink = sink
         self._on_frame = on_frame
+        self._backlight_sink = backlight
+        self._backlight_want: bool | None = None
+        self._backlight_changed = False
+        self._backlight_applied: bool | None = None
+        self._healthy = True
         self._condition = threading.Condition()
         self._pending: Render | None = None
         self._submitted = 0
@@ -59,6 +80,16 @@ class DisplayWorker:
         return self._last_image
 
     @property
+    def backlight(self) -> bool | None:
+        """Return the backlight level last applied, None before the first change."""
+        return self._backlight_applied
+
+    @property
+    def healthy(self) -> bool:
+        """Tell whether the last frame or backlight change reached the panel."""
+        return self._healthy
+
+    @property
     def running(self) -> bool:
         """Tell whether the thread is still there to take requests."""
         return self._running
@@ -74,6 +105,17 @@ class DisplayWorker:
                 _LOGGER.debug("Display worker stopped, frame dropped")
                 return
             self._pending = render
+            self._submitted += 1
+            self._condition.notify()
+
+    def set_backlight(self, on: bool) -> None:
+        """Ask for the backlight on or off, after any frame asked for before; return at once."""
+        with self._condition:
+            if self._stopping:
+                _LOGGER.debug("Display worker stopped, backlight change dropped")
+                return
+            self._backlight_want = on
+            self._backlight_changed = True
             self._submitted += 1
             self._condition.notify()
 
@@ -111,13 +153,20 @@ class DisplayWorker:
         try:
             while True:
                 with self._condition:
-                    while self._pending is None and not self._stopping:
+                    while (
+                        self._pending is None and not self._backlight_changed and not self._stopping
+                    ):
                         self._condition.wait()
                     render, self._pending = self._pending, None
+                    changed, self._backlight_changed = self._backlight_changed, False
+                    want = self._backlight_want
                     sequence = self._submitted
-                if render is None:
+                if render is None and not changed:
                     return
-                self._show(render)
+                if render is not None:
+                    self._show(render, want)
+                elif want is not None and self._apply_backlight(want):
+                    self._notify(None)
                 with self._condition:
                     self._handled = sequence
                     self._condition.notify_all()
@@ -126,7 +175,7 @@ class DisplayWorker:
                 self._running = False
                 self._condition.notify_all()
 
-    def _show(self, render: Render) -> None:
+    def _show(self, render: Render, backlight: bool | None) -> None:
         """Render one request and push it, surviving whatever the callables raise."""
         started = time.perf_counter()
         try:
@@ -136,13 +185,34 @@ class DisplayWorker:
         # because gpiodevice raises it for GPIO trouble, and threading would end this
         # thread silently on it.
         except (Exception, SystemExit) as err:  # noqa: BLE001
+            self._healthy = False
             self._failed(err, "Display frame failed")
             return
+        self._healthy = True
         self._last_image = image
         self._frames += 1
         _LOGGER.debug(
             "Frame %d shown in %.1f ms", self._frames, (time.perf_counter() - started) * 1000
         )
+        if backlight is not None:
+            self._apply_backlight(backlight)
+        self._notify(image)
+
+    def _apply_backlight(self, on: bool) -> bool:
+        """Switch the backlight; return whether it worked."""
+        if self._backlight_sink is None:
+            return False
+        try:
+            self._backlight_sink(on)
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - same boundary as frames
+            self._healthy = False
+            self._failed(err, "Display backlight change failed")
+            return False
+        self._backlight_applied = on
+        return True
+
+    def _notify(self, image: Image.Image | None) -> None:
+        """Tell the owner a frame (or, with None, a backlight change) reached the panel."""
         if self._on_frame is not None:
             try:
                 self._on_frame(image)

@@ -1,0 +1,189 @@
+"""What a user taught the integration survives: failed starts, power cuts, deletion."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.qiot_enviro.const import (
+    CONF_GAS_LEARN_SAMPLES,
+    DOMAIN,
+    STORAGE_SAVE_INTERVAL,
+    STORAGE_VERSION,
+)
+from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.hardware.models import BusDevice
+
+from .conftest import PINNED, async_next_cycle
+
+LEARNED = {"oxidising": 21_000.0, "reducing": 310_000.0, "nh3": 140_000.0}
+
+
+def store_key(entry: MockConfigEntry) -> str:
+    """Return the storage key of an entry's gas baseline."""
+    return f"{DOMAIN}.{entry.unique_id}.gas_baseline"
+
+
+def stored_r0(hass_storage: dict[str, Any], entry: MockConfigEntry) -> dict[str, float] | None:
+    """Return the R0 written to disk, None if nothing learned was written."""
+    stored = hass_storage.get(store_key(entry))
+    return None if stored is None else stored["data"]["r0"]
+
+
+async def test_failed_start_keeps_the_stored_baseline(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    mock_config_entry: MockConfigEntry,
+    on_new_board: list[Callable[[EmulatedBoard], None]],
+) -> None:
+    """A setup retry (I2C not up yet at boot) does not erase the calibration."""
+    hass_storage[store_key(mock_config_entry)] = {
+        "version": STORAGE_VERSION,
+        "key": store_key(mock_config_entry),
+        "data": {"r0": dict(LEARNED), "samples": []},
+    }
+    on_new_board.append(lambda board: board.faults.missing_device(BusDevice.I2C))
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert stored_r0(hass_storage, mock_config_entry) == LEARNED
+
+    on_new_board.clear()
+    assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    # Restored, not learned again (the first cycle may already track it a little).
+    assert mock_config_entry.runtime_data.baseline.r0 == pytest.approx(LEARNED, rel=0.01)
+
+
+async def test_baseline_is_written_while_running(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Learning is on disk at once; tracking within STORAGE_SAVE_INTERVAL, never later.
+
+    Nothing here stops the entry: what is on disk is what a power cut would leave.
+    """
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(mock_config_entry, options={CONF_GAS_LEARN_SAMPLES: 3})
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    for _ in range(3):
+        await async_next_cycle(hass, freezer)
+    coordinator = mock_config_entry.runtime_data
+    assert coordinator.baseline.r0 is not None
+    learned = dict(coordinator.baseline.r0)
+    assert stored_r0(hass_storage, mock_config_entry) == learned
+
+    # Cleaner air (higher reducing resistance) moves the baseline a little each cycle.
+    simulator = coordinator.simulator
+    assert simulator is not None
+    simulator.env.set(reducing=PINNED["reducing"] * 1.5)
+    cycles_per_interval = int(STORAGE_SAVE_INTERVAL / coordinator.update_interval)
+    written_at: list[int] = []
+    last = dict(learned)
+    for cycle in range(1, 3 * cycles_per_interval + 1):
+        await async_next_cycle(hass, freezer)
+        on_disk = stored_r0(hass_storage, mock_config_entry)
+        assert on_disk is not None
+        if on_disk != last:
+            written_at.append(cycle)
+            last = dict(on_disk)
+    # A write per interval while the baseline keeps changing, each within the interval
+    # (one cycle of slack: the write and the cycle are due at the same instant).
+    assert len(written_at) >= 2
+    gaps = [b - a for a, b in zip([0, *written_at], written_at, strict=False)]
+    assert max(gaps) <= cycles_per_interval + 1
+    assert last["reducing"] > learned["reducing"]
+
+
+async def test_an_unchanged_baseline_is_not_rewritten(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Steady air leaves the file alone (no SD card writes for nothing)."""
+    hass_storage[store_key(mock_config_entry)] = {
+        "version": STORAGE_VERSION,
+        "key": store_key(mock_config_entry),
+        "data": {"r0": {"oxidising": 1.0, "reducing": 1e9, "nh3": 1e9}, "samples": []},
+    }
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    marker = hass_storage[store_key(mock_config_entry)]
+    freezer.tick(STORAGE_SAVE_INTERVAL + timedelta(seconds=30))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass_storage[store_key(mock_config_entry)] is marker
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass_storage[store_key(mock_config_entry)] is marker
+
+
+async def test_deleting_the_entry_removes_its_repairs_and_baseline(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    mock_config_entry: MockConfigEntry,
+    on_new_board: list[Callable[[EmulatedBoard], None]],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Nothing of a deleted board stays behind: no repair, no stored baseline."""
+    on_new_board.append(lambda board: board.faults.missing_device(BusDevice.SPI))
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(mock_config_entry, options={CONF_GAS_LEARN_SAMPLES: 1})
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await async_next_cycle(hass, freezer)
+    issues = ir.async_get(hass)
+    issue_id = f"{mock_config_entry.entry_id}_spi_missing"
+    assert issues.async_get_issue(DOMAIN, issue_id) is not None
+    assert stored_r0(hass_storage, mock_config_entry) is not None
+
+    assert await hass.config_entries.async_remove(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+    assert not [i for (d, i) in issues.issues if d == DOMAIN]
+    assert store_key(mock_config_entry) not in hass_storage
+
+
+@pytest.mark.parametrize("reloads", [50])
+async def test_warm_up_is_not_a_fault(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    reloads: int,
+) -> None:
+    """Starts and reloads log no warning; during warm-up the PM entities read unknown."""
+    mock_config_entry.add_to_hass(hass)
+    # A warm-up longer than the whole test: every cycle here falls inside it.
+    with pytest.MonkeyPatch.context() as patch:
+        from custom_components.qiot_enviro import coordinator as coordinator_module
+
+        patch.setitem(coordinator_module.SIMULATED_BOARD_OPTIONS, "particulate_warmup", 600.0)
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+        for _ in range(reloads):
+            assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
+            await hass.async_block_till_done()
+            state = hass.states.get("sensor.enviro_simulated_pm2_5")
+            assert state is not None
+            assert state.state == "unknown"
+            temperature = hass.states.get("sensor.enviro_simulated_temperature")
+            assert temperature is not None
+            assert temperature.state not in ("unknown", "unavailable")
+    warnings = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert [r.getMessage() for r in warnings if r.name.startswith("custom_components")] == []
+    assert not ir.async_get(hass).async_get_issue(
+        DOMAIN, f"{mock_config_entry.entry_id}_particulates_stale"
+    )
