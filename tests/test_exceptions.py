@@ -6,13 +6,14 @@ translation helper, which leaves a template with a missing placeholder unformatt
 """
 
 import json
-from collections.abc import Callable
+import logging
 from pathlib import Path
 from typing import Any, override
 from unittest.mock import patch
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.translation import async_get_exception_message
@@ -57,13 +58,33 @@ async def refused(hass: HomeAssistant, seen: Seen, domain: str, service: str, **
     record(seen, err.value)
 
 
-async def failed_setup(hass: HomeAssistant, seen: Seen, entry: MockConfigEntry) -> None:
-    """Set up an entry that must go into retry; record why."""
+def ours(err: BaseException | None) -> HomeAssistantError | None:
+    """Return the integration's translated error in an exception's chain, if any."""
+    while err is not None:
+        if isinstance(err, HomeAssistantError) and err.translation_domain == DOMAIN:
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
+async def failed_setup(
+    hass: HomeAssistant, seen: Seen, entry: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Set up an entry that must go into retry; record why.
+
+    Home Assistant 2026.3 keeps only the message in the entry (newer versions also the
+    translation key), so the error is taken from the exception it logs at debug level.
+    """
     entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.error_reason_translation_key is not None
-    seen[entry.error_reason_translation_key] = entry.error_reason_translation_placeholders
+    with caplog.at_level(logging.DEBUG, logger="homeassistant.config_entries"):
+        await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    errors = [e for r in caplog.records if r.exc_info and (e := ours(r.exc_info[1]))]
+    assert errors, "no translated error logged for the failed setup"
+    record(seen, errors[-1])
+    assert entry.reason is not None
+    assert "{" not in entry.reason
 
 
 class LateDeniedBuses(PiBuses):
@@ -79,8 +100,8 @@ async def test_every_exception_renders_without_placeholders(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
-    on_new_board: list[Callable[[EmulatedBoard], None]],
     hardware: EmulatedBoard,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Raise each exception of en.json as a user would, and read its message."""
     seen: Seen = {}
@@ -93,7 +114,7 @@ async def test_every_exception_renders_without_placeholders(
         unique_id="missing",
     )
     hardware.faults.missing_device(BusDevice.I2C)
-    await failed_setup(hass, seen, missing)
+    await failed_setup(hass, seen, missing, caplog)
     hardware.faults.clear()
     denied = MockConfigEntry(
         domain=DOMAIN,
@@ -102,7 +123,7 @@ async def test_every_exception_renders_without_placeholders(
         unique_id="denied",
     )
     with patch.object(coordinator_module, "LinuxBusProvider", lambda: LateDeniedBuses(hardware)):
-        await failed_setup(hass, seen, denied)
+        await failed_setup(hass, seen, denied, caplog)
 
     # A running simulated board: a dead I2C bus, then a board that cannot be read.
     mock_config_entry.add_to_hass(hass)

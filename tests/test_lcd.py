@@ -329,15 +329,11 @@ async def test_clock_idle_screen(
 async def test_off_idle_screen(hass: HomeAssistant, lcd_entry: MockConfigEntry) -> None:
     """The "off" idle screen switches the backlight off; a message switches it on."""
     assert not panel(lcd_entry).lcd.backlight
-    state = hass.states.get(BACKLIGHT)
-    assert state is not None
-    assert state.state == STATE_OFF
+    assert backlight_switch(hass) == STATE_OFF
     await show(hass, lcd_entry, message="Wake up", duration=0)
     await settle(hass, lcd_entry)
     assert panel(lcd_entry).lcd.backlight
-    state = hass.states.get(BACKLIGHT)
-    assert state is not None
-    assert state.state == STATE_ON
+    assert backlight_switch(hass) == STATE_ON
 
 
 async def test_backlight_switch(hass: HomeAssistant, lcd_entry: MockConfigEntry) -> None:
@@ -351,6 +347,13 @@ async def test_backlight_switch(hass: HomeAssistant, lcd_entry: MockConfigEntry)
     await settle(hass, lcd_entry)
     await hass.async_add_executor_job(time.sleep, 0.05)
     assert panel(lcd_entry).lcd.backlight
+
+
+def backlight_switch(hass: HomeAssistant) -> str:
+    """Return the state of the backlight switch entity."""
+    state = hass.states.get(BACKLIGHT)
+    assert state is not None
+    return state.state
 
 
 async def wait_for(hass: HomeAssistant, condition: Callable[[], bool]) -> bool:
@@ -568,15 +571,11 @@ async def test_backlight_stays_as_the_user_set_it(
     await settle(hass, lcd_entry)
     await rotate(hass, lcd_entry, freezer, 60)
     assert not panel(lcd_entry).lcd.backlight
-    state = hass.states.get(BACKLIGHT)
-    assert state is not None
-    assert state.state == STATE_OFF
+    assert backlight_switch(hass) == STATE_OFF
     await show(hass, lcd_entry, message="Look", duration=5)
     await settle(hass, lcd_entry)
     assert panel(lcd_entry).lcd.backlight
-    state = hass.states.get(BACKLIGHT)
-    assert state is not None
-    assert state.state == STATE_ON
+    assert backlight_switch(hass) == STATE_ON
 
 
 @pytest.mark.parametrize("options", [{CONF_STARTUP_MESSAGE: False, CONF_IDLE_SCREEN: "clock"}])
@@ -602,9 +601,7 @@ async def test_quick_toggles_land_in_order(hass: HomeAssistant, lcd_entry: MockC
     lcd.set_backlight(False)
     await settle(hass, lcd_entry)
     assert not panel(lcd_entry).lcd.backlight
-    state = hass.states.get(BACKLIGHT)
-    assert state is not None
-    assert state.state == STATE_OFF
+    assert backlight_switch(hass) == STATE_OFF
 
 
 @pytest.mark.parametrize("options", [{CONF_STARTUP_MESSAGE: False, CONF_IDLE_SCREEN: "off"}])
@@ -619,9 +616,7 @@ async def test_off_idle_screen_and_the_switch(
     async_fire_time_changed(hass)
     await settle(hass, lcd_entry)
     assert not panel(lcd_entry).lcd.backlight
-    state = hass.states.get(BACKLIGHT)
-    assert state is not None
-    assert state.state == STATE_OFF
+    assert backlight_switch(hass) == STATE_OFF
 
 
 async def test_backlight_choice_survives_a_restart(
@@ -633,9 +628,7 @@ async def test_backlight_choice_survives_a_restart(
     assert await hass.config_entries.async_reload(lcd_entry.entry_id)
     await settle(hass, lcd_entry)
     assert not panel(lcd_entry).lcd.backlight
-    state = hass.states.get(BACKLIGHT)
-    assert state is not None
-    assert state.state == STATE_OFF
+    assert backlight_switch(hass) == STATE_OFF
 
 
 async def test_idle_rotation_writes_few_preview_states(
