@@ -332,7 +332,9 @@ def test_dead_particulate_thread_is_restarted(
     restarted = particulates_when_ready(opened)
 
     assert restarted == pinned_particulates()
-    assert not port.is_open
+    # Seen once in a full CI run: the reading came before the old port was seen closed.
+    # The old port must be closed soon after, and exactly one port stays open.
+    wait_for(lambda: not port.is_open or None)
     assert sim.open_resources()["serial"] == 1
     assert any(t.name == "qiot_enviro-pms5003" for t in threading.enumerate())
 
