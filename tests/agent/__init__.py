@@ -1,0 +1,1 @@
+"""Tests of the remote agent and its wire format (no Home Assistant)."""
