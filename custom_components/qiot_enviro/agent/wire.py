@@ -29,8 +29,8 @@ different major version raises :class:`UnsupportedSchemaError`.
 import json
 import math
 import re
-from contextvars import ContextVar
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -295,13 +295,20 @@ _READINGS: Final[dict[SensorGroup, tuple[type, dict[str, tuple[float, float, boo
     ),
     SensorGroup.PARTICULATES: (
         ParticulateReading,
-        {
-            name: (0, 65535, True)
-            for name in (
-                "pm1", "pm2_5", "pm10", "gt0_3um", "gt0_5um", "gt1_0um", "gt2_5um",
-                "gt5_0um", "gt10um",
-            )
-        },  # fmt: skip
+        dict.fromkeys(
+            (
+                "pm1",
+                "pm2_5",
+                "pm10",
+                "gt0_3um",
+                "gt0_5um",
+                "gt1_0um",
+                "gt2_5um",
+                "gt5_0um",
+                "gt10um",
+            ),
+            (0, 65535, True),
+        ),
     ),
 }
 
@@ -361,7 +368,16 @@ def decode_state(payload: bytes | str, groups: frozenset[SensorGroup] | None = N
     fields = _Fields(
         data,
         "state",
-        ("schema", "seq", "read_at", "duration", "cpu_temperature", "groups", "health", "backlight"),
+        (
+            "schema",
+            "seq",
+            "read_at",
+            "duration",
+            "cpu_temperature",
+            "groups",
+            "health",
+            "backlight",
+        ),
     )
     results: dict[str, GroupResult[Any]] = {}
     raw_groups = fields.mapping("groups")

@@ -274,7 +274,7 @@ class LinuxBusProvider:
         try:
             raw = (self._sys / "class" / "thermal" / "thermal_zone0" / "temp").read_text()
             return int(raw.strip()) / 1000.0
-        except OSError, ValueError:
+        except (OSError, ValueError):
             return None
 
     # -- opening ---------------------------------------------------------------------

@@ -64,7 +64,7 @@ def read_bufsiz(path: Path = BUFSIZ_PATH) -> int:
     """Return the largest transfer spidev accepts (module parameter ``bufsiz``)."""
     try:
         value = int(path.read_text(encoding="ascii").strip())
-    except OSError, ValueError:
+    except (OSError, ValueError):
         return DEFAULT_BUFSIZ
     return value if value > 0 else DEFAULT_BUFSIZ
 

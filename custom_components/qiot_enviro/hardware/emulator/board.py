@@ -76,7 +76,7 @@ class _DeviceFaults:
 class Faults:
     """The one place tests and the simulated board inject faults (see module docstring)."""
 
-    def __init__(self, board: EmulatedBoard) -> None:
+    def __init__(self, board: "EmulatedBoard") -> None:
         """Act on ``board``."""
         self._board = board
         self._occupied: set[str] = set()

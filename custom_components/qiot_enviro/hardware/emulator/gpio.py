@@ -116,7 +116,7 @@ def bcm_number(name: str) -> int:
 class EmulatedLineRequest:
     """Claimed lines of an :class:`EmulatedGPIOChip`; ``gpiod.LineRequest`` calls."""
 
-    def __init__(self, chip: EmulatedGPIOChip, consumer: str, offsets: list[int]) -> None:
+    def __init__(self, chip: "EmulatedGPIOChip", consumer: str, offsets: list[int]) -> None:
         """Hold the claim for ``offsets`` on behalf of ``consumer``."""
         self._chip = chip
         self.consumer = consumer
@@ -197,7 +197,7 @@ class EmulatedGPIOChip:
             self.drive(offset, level)
         return EmulatedLineRequest(self, consumer, offsets)
 
-    def opened(self, offsets: dict[str, int]) -> EmulatedGPIOHandle:
+    def opened(self, offsets: dict[str, int]) -> "EmulatedGPIOHandle":
         """Return a handle that finds the board's lines at ``offsets`` (the provider's)."""
         with self._lock:
             self.open_handles += 1

@@ -164,7 +164,7 @@ class EmulatedPMS5003:
 
     # -- ports -----------------------------------------------------------------------
 
-    def open_port(self, timeout: float | None = None) -> EmulatedSerialPort:
+    def open_port(self, timeout: float | None = None) -> "EmulatedSerialPort":
         """Open the UART; bytes sent before it was opened are not seen."""
         port = EmulatedSerialPort(self, timeout)
         with self.cond:
@@ -173,7 +173,7 @@ class EmulatedPMS5003:
             self.open_ports += 1
         return port
 
-    def detach(self, port: EmulatedSerialPort) -> None:
+    def detach(self, port: "EmulatedSerialPort") -> None:
         """Forget a closed port."""
         with self.cond:
             if port in self._ports:
