@@ -56,13 +56,28 @@ def test_brand_logos(name: str) -> None:
         assert large.height == 2 * small.height
 
 
+# The remote agent's own modules run on the other Pi, from the agent's distribution
+# (its requirements are pyproject's, checked by test_distribution.py); Home Assistant
+# imports only the wire format of that package.
+AGENT_ONLY = {"cli.py", "runner.py", "settings.py", "state.py", "service.py", "__main__.py"}
+
+
+def _integration_sources() -> list[Path]:
+    """Return the files Home Assistant may import (all but the agent's own)."""
+    return [
+        path
+        for path in INTEGRATION.rglob("*.py")
+        if not (path.parent.name == "agent" and path.name in AGENT_ONLY)
+    ]
+
+
 def _imported_top_modules() -> set[str]:
     """Return the top-level modules the integration's own code imports."""
     import ast
     import sys
 
     modules: set[str] = set()
-    for path in INTEGRATION.rglob("*.py"):
+    for path in _integration_sources():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 modules |= {alias.name.split(".")[0] for alias in node.names}
@@ -96,6 +111,23 @@ def test_every_import_is_declared() -> None:
         if not {d.lower() for d in providers.get(module, [])} & (declared | core)
     }
     assert undeclared == {}
+
+
+def test_integration_imports_only_the_wire_format_of_the_agent() -> None:
+    """No module Home Assistant loads reaches into the agent (paho-mqtt is the agent's)."""
+    import ast
+
+    for path in _integration_sources():
+        if path.parent.name == "agent":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and "agent" in node.module:
+                names = {alias.name for alias in node.names}
+                assert node.module.endswith("agent"), path
+                assert names <= {"wire"}, (path, names)
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert node.module.split(".")[0] != "paho", path
 
 
 def test_validation_workflows() -> None:

@@ -1,0 +1,565 @@
+"""The agent: reads the board every cycle and talks to Home Assistant over MQTT.
+
+An asyncio loop in the main thread owns all state. Board reads run in one worker
+thread (hardware access stays serialized); paho-mqtt runs its network loop in its own
+thread and every callback is handed to the asyncio loop with ``call_soon_threadsafe``.
+The LCD is driven through :class:`~..display.worker.DisplayWorker` with the screens of
+``display.screens`` (message, idle readings or clock, off).
+"""
+
+import asyncio
+import contextlib
+import io
+import logging
+import math
+import random
+import signal
+import socket
+import ssl
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from PIL import Image
+
+from ..display.layout import MAX_SIZE, MIN_SIZE
+from ..display.screens import (
+    Readings,
+    render_clock,
+    render_message,
+    render_off,
+    render_readings,
+    render_startup,
+)
+from ..display.worker import DisplayWorker
+from ..hardware.board import Board
+from ..hardware.emulator.board import EmulatedBoard, create_simulated
+from ..hardware.emulator.scenarios import CLEAR, apply_scenario
+from ..hardware.errors import BoardError
+from ..hardware.models import Detection, Variant
+from . import __version__
+from .settings import Settings
+from .state import AgentState, load_state, save_state
+from .wire import (
+    ANNOUNCE,
+    CMD_BACKLIGHT,
+    CMD_DISMISS,
+    CMD_DISPLAY,
+    CMD_FAULT,
+    CMD_READINGS,
+    CMD_SHOW,
+    HA_STATUS_TOPIC,
+    NO_FAULT,
+    OFFLINE,
+    ONLINE,
+    PREVIEW,
+    STATE,
+    STATUS,
+    TOPIC_ROOT,
+    DisplayReadings,
+    DisplaySettings,
+    ShowCommand,
+    WireError,
+    decode_command,
+    encode_announcement,
+    encode_state,
+    parse_topic,
+    topic,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_BOARD = 2
+EXIT_AUTH = 3
+# CONNACK reasons that retrying cannot fix (MQTT 5 codes; paho maps 3.1.1's 4 and 5).
+AUTH_REASONS = {134: "bad user name or password", 135: "not authorized"}
+# Distinct malformed-command causes warned about before the rest go to debug level.
+MAX_WARNED_CAUSES = 20
+# The seq is saved at most this often; a restart skips ahead past anything unsaved.
+SAVE_INTERVAL = 60.0
+STARTUP_SCREEN_TIME = 3.0
+
+
+class Agent:
+    """One board, one broker connection.
+
+    ``await Agent(settings).run()`` returns the exit code: 0 after ``stop()`` (or
+    SIGTERM/SIGINT), 2 when no board is found, 3 when the broker refuses the credentials.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        """Prepare; nothing is opened until :meth:`run`."""
+        self.settings = settings
+        self.emulated: EmulatedBoard | None = None
+        self.board: Board | None = None
+        self.board_id = ""
+        self.detection: Detection | None = None
+        self.state = AgentState()
+        self.connected = False
+        self.exit_code = EXIT_OK
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qiot-board")
+        self._client: mqtt.Client | None = None
+        self._announced: Detection | None = None
+        self._latest_state: bytes | None = None
+        self._display: DisplayWorker | None = None
+        self._message_timer: asyncio.TimerHandle | None = None
+        self._message_active = False
+        self._readings = Readings()
+        self._birth_timer: asyncio.TimerHandle | None = None
+        self._warned: set[str] = set()
+        self._dropped = 0
+        self._saved_at = 0.0
+        self._unreachable_logged = False
+        self._clock_minute: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the agent to shut down (from the event loop's thread)."""
+        if self._stop is not None:
+            self._stop.set()
+
+    async def run(self) -> int:
+        """Open the board, connect, publish every cycle until stopped; return the exit code."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                self._loop.add_signal_handler(sig, self.stop)
+        self.state = load_state(self.settings.state_file)
+        # Anything published after the last save had a seq at most this much higher.
+        self.state.seq += math.ceil(SAVE_INTERVAL / self.settings.cycle) + 1
+        try:
+            if not await self._open_board():
+                return self.exit_code
+            self._start_display()
+            self._start_mqtt()
+            await self._cycle_loop()
+        finally:
+            await self._shutdown()
+        return self.exit_code
+
+    async def _open_board(self) -> bool:
+        settings = self.settings
+        if settings.simulated is not None:
+            self.emulated = create_simulated(
+                Variant(settings.simulated), frame_interval=settings.simulated_frame_interval
+            )
+            provider: Any = self.emulated.provider
+            if settings.simulated_frame_interval is None:
+                self.board = Board(provider)
+            else:  # a fast simulated PMS5003 (tests): no warm-up to sit out
+                self.board = Board(provider, particulate_warmup=0.0)
+        else:
+            from ..hardware.linux import LinuxBusProvider  # noqa: PLC0415 - only on a Pi
+
+            self.board = Board(LinuxBusProvider())
+        try:
+            detection = await self._in_board_thread(self.board.open)
+        except BoardError as err:
+            _LOGGER.error("No Enviro board found: %s", err)  # noqa: TRY400 - one clear line
+            self.exit_code = EXIT_BOARD
+            return False
+        self.board_id = settings.board_id or detection.identity
+        self.detection = self._identified(detection)
+        _LOGGER.info(
+            "Board %s (%s) opened; groups: %s",
+            self.board_id,
+            detection.variant.value if detection.variant else "unknown",
+            ", ".join(sorted(g.value for g in detection.groups)),
+        )
+        return True
+
+    def _identified(self, detection: Detection) -> Detection:
+        return replace(detection, identity=self.board_id)
+
+    async def _in_board_thread(self, func: Any, *args: Any) -> Any:
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._executor, func, *args)
+
+    async def _shutdown(self) -> None:
+        for timer in (self._message_timer, self._birth_timer):
+            if timer is not None:
+                timer.cancel()
+        client = self._client
+        if client is not None:
+            if self.connected:
+                info = client.publish(topic(self.board_id, STATUS), OFFLINE, qos=1, retain=True)
+                with contextlib.suppress(RuntimeError, ValueError):
+                    await asyncio.to_thread(info.wait_for_publish, 2.0)
+            client.disconnect()
+            client.loop_stop()
+            if self.connected:
+                _LOGGER.info("Disconnected from %s (shutting down)", self.settings.broker.redacted)
+            self.connected = False
+        if self._display is not None:
+            self._display.submit(render_off)
+            self._display.set_backlight(False)
+            await asyncio.to_thread(self._display.flush, 2.0)
+            await asyncio.to_thread(self._display.stop, 2.0)
+        if self.board is not None:
+            await self._in_board_thread(self.board.close)
+        self._executor.shutdown(wait=True)
+        if self.board_id:
+            self._save()
+
+    def _save(self) -> None:
+        self._saved_at = time.monotonic()
+        try:
+            save_state(self.settings.state_file, self.state)
+        except OSError as err:
+            _LOGGER.warning("Cannot write state file %s: %s", self.settings.state_file, err)
+
+    # -- cycle -----------------------------------------------------------------------
+
+    async def _cycle_loop(self) -> None:
+        assert self._stop is not None
+        assert self.board is not None
+        cycle = self.settings.cycle
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            await self._read_and_publish()
+            self._refresh_clock()
+            if time.monotonic() - self._saved_at > SAVE_INTERVAL:
+                self._save()
+            next_at += cycle
+            next_at = max(next_at, time.monotonic())  # a slow read does not cause a burst
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), next_at - time.monotonic())
+
+    async def _read_and_publish(self) -> None:
+        board = self.board
+        assert board is not None
+        try:
+            snapshot = await self._in_board_thread(board.read)
+            health = await self._in_board_thread(board.health)
+        except BoardError as err:
+            _LOGGER.warning("Board read failed: %s", err)
+            return
+        if (current := board.detection) is not None:
+            self.detection = self._identified(current)
+        self.state.seq += 1
+        self._latest_state = encode_state(
+            self.state.seq, snapshot, health, backlight=self._backlight_field()
+        )
+        if self.connected:
+            if self.detection != self._announced:
+                self._publish_announcement()
+            self._publish(STATE, self._latest_state, qos=0)
+
+    def _backlight_field(self) -> bool | None:
+        return self.state.backlight if self._display is not None else None
+
+    # -- MQTT ------------------------------------------------------------------------
+
+    def _start_mqtt(self) -> None:
+        settings = self.settings
+        broker = settings.broker
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"qiot-enviro-agent-{self.board_id}",
+        )
+        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        logging.getLogger(f"{__name__}.paho").setLevel(logging.ERROR)
+        if broker.username is not None:
+            client.username_pw_set(broker.username, broker.password)
+        if broker.tls:
+            client.tls_set(
+                ca_certs=str(settings.ca_file) if settings.ca_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client.will_set(topic(self.board_id, STATUS), OFFLINE, qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=60)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+        _LOGGER.info("Connecting to %s as board %s", broker.redacted, self.board_id)
+        client.connect_async(broker.host, broker.port, keepalive=30)
+        client.loop_start()
+
+    def _call(self, func: Any, *args: Any) -> None:
+        """Hand a paho callback to the event loop (from paho's thread)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(func, *args)
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            self._call(self._connect_refused, int(reason.value), str(reason))
+            return
+        client.subscribe(
+            [
+                (f"{TOPIC_ROOT}/{self.board_id}/cmd/#", 1),
+                (HA_STATUS_TOPIC, 1),
+            ]
+        )
+        self._call(self._connected)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        self._call(self._unreachable)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        self._call(self._disconnected, str(reason))
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: Any) -> None:
+        self._call(self._message, str(message.topic), bytes(message.payload))
+
+    def _connected(self) -> None:
+        self.connected = True
+        self._unreachable_logged = False
+        _LOGGER.info("Connected to %s", self.settings.broker.redacted)
+        self._publish(STATUS, ONLINE.encode(), qos=1)
+        self._publish_announcement()
+        if self._latest_state is not None:
+            self._publish(STATE, self._latest_state, qos=0)
+        if self._display is not None and self._display.last_image is not None:
+            self._publish(PREVIEW, _png(self._display.last_image), qos=1)
+
+    def _unreachable(self) -> None:
+        if not self._unreachable_logged:
+            self._unreachable_logged = True
+            _LOGGER.warning(
+                "Broker %s unreachable; retrying with backoff", self.settings.broker.redacted
+            )
+
+    def _disconnected(self, reason: str) -> None:
+        if self.connected:
+            _LOGGER.warning(
+                "Disconnected from %s (%s); reconnecting", self.settings.broker.redacted, reason
+            )
+        self.connected = False
+
+    def _connect_refused(self, code: int, reason: str) -> None:
+        broker = self.settings.broker.redacted
+        if code in AUTH_REASONS:
+            _LOGGER.error(
+                "Broker %s refused the credentials of user %r: %s",
+                broker,
+                self.settings.broker.username,
+                AUTH_REASONS[code],
+            )
+            self.exit_code = EXIT_AUTH
+            self.stop()
+            return
+        if not self._unreachable_logged:
+            self._unreachable_logged = True
+            _LOGGER.warning("Broker %s refused the connection (%s); retrying", broker, reason)
+
+    def _publish(self, kind: str, payload: bytes, *, qos: int) -> None:
+        """Publish one retained message of ours; dropped while disconnected."""
+        client = self._client
+        if client is None or not self.connected:
+            return
+        client.publish(topic(self.board_id, kind), payload, qos=qos, retain=True)
+
+    def _publish_announcement(self) -> None:
+        if self.detection is None:
+            return
+        self._announced = self.detection
+        self._publish(
+            ANNOUNCE,
+            encode_announcement(
+                self.board_id,
+                self.detection,
+                agent_version=__version__,
+                cycle=max(1.0, self.settings.cycle),
+                hostname=socket.gethostname()[:64],
+            ),
+            qos=1,
+        )
+
+    def _birth(self) -> None:
+        self._birth_timer = None
+        if self.connected:
+            _LOGGER.info("Home Assistant came online; announcing again")
+            self._publish_announcement()
+            if self._latest_state is not None:
+                self._publish(STATE, self._latest_state, qos=0)
+
+    # -- commands --------------------------------------------------------------------
+
+    def _message(self, name: str, payload: bytes) -> None:
+        try:
+            self._handle(name, payload)
+        except Exception:  # the boundary: a command never stops the agent
+            _LOGGER.exception("Command on %s failed", name)
+
+    def _handle(self, name: str, payload: bytes) -> None:
+        assert self._loop is not None
+        if name == HA_STATUS_TOPIC:
+            if payload == ONLINE.encode() and self._birth_timer is None:
+                delay = random.uniform(0, self.settings.birth_delay)
+                self._birth_timer = self._loop.call_later(delay, self._birth)
+            return
+        parsed = parse_topic(name)
+        if parsed is None or parsed[0] != self.board_id:
+            self._drop(f"unknown topic {name[:80]!r}")
+            return
+        kind = parsed[1]
+        try:
+            command = decode_command(kind, payload)
+        except WireError as err:
+            self._drop(f"{kind}: {err}")
+            return
+        if kind == CMD_FAULT:
+            assert isinstance(command, str)
+            self._fault(command)
+            return
+        if self._display is None:
+            self._drop(f"{kind}: this board has no LCD")
+            return
+        if kind == CMD_SHOW:
+            assert isinstance(command, ShowCommand)
+            self._show(command)
+        elif kind == CMD_DISMISS:
+            self._dismiss()
+        elif kind == CMD_BACKLIGHT:
+            assert isinstance(command, bool)
+            self.state.backlight = command
+            self._display.set_backlight(command)
+            self._save()
+        elif kind == CMD_DISPLAY:
+            assert isinstance(command, DisplaySettings)
+            if command != self.state.display:
+                self.state.display = command
+                self._save()
+                self._show_idle()
+        elif kind == CMD_READINGS:
+            assert isinstance(command, DisplayReadings)
+            self._readings = Readings(
+                temperature=command.temperature,
+                humidity=command.humidity,
+                pm2_5=command.pm2_5,
+                aqi=command.aqi,
+                aqi_category=command.aqi_category,
+            )
+            if self.state.display.idle_screen == "readings":
+                self._show_idle()
+
+    def _drop(self, cause: str) -> None:
+        """Drop a bad command: one warning per cause, a bounded number of causes."""
+        self._dropped += 1
+        key = "".join(c for c in cause if not c.isdigit())
+        if key in self._warned or len(self._warned) > MAX_WARNED_CAUSES:
+            _LOGGER.debug("Command dropped again: %s", cause)
+            return
+        self._warned.add(key)
+        if len(self._warned) > MAX_WARNED_CAUSES:
+            _LOGGER.warning("Many kinds of bad commands; further ones are logged at debug level")
+            return
+        _LOGGER.warning("Command dropped: %s (further ones like it at debug level)", cause)
+
+    def _fault(self, scenario: str) -> None:
+        if self.emulated is None:
+            _LOGGER.warning("Fault injection refused: this is real hardware")
+            return
+        faults = self.emulated.faults
+        name = CLEAR if scenario == NO_FAULT else scenario
+
+        def apply() -> None:
+            apply_scenario(faults, name)
+
+        async def run() -> None:
+            try:
+                await self._in_board_thread(apply)
+            except KeyError:
+                self._drop(f"fault: unknown scenario {scenario!r}")
+                return
+            _LOGGER.info("Simulated fault: %s", scenario)
+
+        task = asyncio.ensure_future(run())
+        task.add_done_callback(lambda _: None)
+
+    # -- LCD -------------------------------------------------------------------------
+
+    def _start_display(self) -> None:
+        board = self.board
+        if board is None or self.detection is None or not self.detection.has_display:
+            return
+        self._display = DisplayWorker(
+            board.show_image, on_frame=self._frame_shown, backlight=board.set_backlight
+        )
+        self._display.set_backlight(self.state.backlight)
+        if self.state.display.startup_message:
+            self._display.submit(lambda: render_startup(__version__))
+            assert self._loop is not None
+            self._message_active = True
+            self._message_timer = self._loop.call_later(STARTUP_SCREEN_TIME, self._dismiss)
+        else:
+            self._show_idle()
+
+    def _frame_shown(self, image: Image.Image | None) -> None:
+        """Publish the new picture (called on the display thread)."""
+        if image is not None:
+            png = _png(image)
+            self._call(self._publish_preview, png)
+
+    def _publish_preview(self, png: bytes) -> None:
+        self._publish(PREVIEW, png, qos=1)
+
+    def _show(self, command: ShowCommand) -> None:
+        assert self._display is not None
+        assert self._loop is not None
+        size = None if command.size is None else min(MAX_SIZE, max(MIN_SIZE, command.size))
+        self._display.submit(
+            lambda: render_message(
+                command.text,
+                title=command.title,
+                fg=command.color,
+                bg=command.background,
+                size=size,
+            )
+        )
+        self._message_active = True
+        if self._message_timer is not None:
+            self._message_timer.cancel()
+            self._message_timer = None
+        if command.duration:
+            self._message_timer = self._loop.call_later(command.duration, self._dismiss)
+
+    def _dismiss(self) -> None:
+        if self._message_timer is not None:
+            self._message_timer.cancel()
+            self._message_timer = None
+        self._message_active = False
+        self._show_idle()
+
+    def _show_idle(self) -> None:
+        if self._display is None or self._message_active:
+            return
+        idle = self.state.display.idle_screen
+        if idle == "off":
+            self._display.submit(render_off)
+        elif idle == "clock":
+            now = datetime.now().astimezone()
+            self._clock_minute = f"{now:%Y%m%d%H%M}"
+            self._display.submit(lambda: render_clock(now))
+        else:
+            readings = self._readings
+            self._display.submit(lambda: render_readings(0, readings))
+
+    def _refresh_clock(self) -> None:
+        if self.state.display.idle_screen != "clock" or self._message_active:
+            return
+        if f"{datetime.now().astimezone():%Y%m%d%H%M}" != self._clock_minute:
+            self._show_idle()
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()

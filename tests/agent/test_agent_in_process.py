@@ -1,0 +1,143 @@
+"""The agent in this process (so coverage sees every handler), against a real Mosquitto.
+
+The subprocess tests in test_agent.py prove the agent as users run it; this one drives
+every command through the broker to an agent running on the test's own event loop and
+checks what the board then publishes.
+"""
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import pytest_socket
+from paho.mqtt.enums import CallbackAPIVersion
+
+from custom_components.qiot_enviro.agent import wire
+from custom_components.qiot_enviro.agent.runner import Agent
+from custom_components.qiot_enviro.agent.settings import Settings, parse_broker_url
+from tests.broker import Broker
+
+BOARD = "sim-in-process"
+
+
+@pytest.fixture(autouse=True)
+def _sockets(socket_enabled: None) -> None:
+    """Home Assistant's test plugin blocks sockets; this test talks to a real broker."""
+
+
+@pytest.fixture
+def broker() -> Iterator[Broker]:
+    pytest_socket.enable_socket()
+    with Broker({"agent": "agent-pw", "ha": "ha-pw"}) as running:
+        yield running
+
+
+class Peer:
+    """Home Assistant's side of the broker, as a plain paho client."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self.client.username_pw_set("ha", "ha-pw")
+        self.client.on_message = self._message
+        self.client.connect(broker.host, broker.port)
+        self.client.subscribe(f"{wire.TOPIC_ROOT}/{BOARD}/#", 1)
+        self.client.loop_start()
+
+    def _message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            self.messages.append((message.topic, bytes(message.payload)))
+
+    def of(self, kind: str) -> list[bytes]:
+        with self.lock:
+            return [p for t, p in self.messages if t == wire.topic(BOARD, kind)]
+
+    def send(self, kind: str, payload: bytes | str) -> None:
+        self.client.publish(wire.topic(BOARD, kind), payload, 1)
+
+    async def wait(self, predicate: Callable[[], object], timeout: float = 15.0) -> None:
+        for _ in range(int(timeout / 0.05)):
+            if predicate():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("timed out")
+
+    def states(self) -> list[wire.State]:
+        return [wire.decode_state(p) for p in self.of(wire.STATE)]
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+async def test_every_command_reaches_the_board(broker: Broker, tmp_path: Path) -> None:
+    settings = Settings(
+        broker=parse_broker_url(broker.url("agent")),
+        simulated="enviro_plus",
+        board_id=BOARD,
+        cycle=0.3,
+        state_file=tmp_path / "state.json",
+        birth_delay=0.0,
+        simulated_frame_interval=0.05,
+    )
+    agent = Agent(settings)
+    peer = Peer(broker)
+    run = asyncio.create_task(agent.run())
+    try:
+        await peer.wait(lambda: peer.of(wire.ANNOUNCE) and len(peer.of(wire.STATE)) >= 2)
+        assert wire.decode_announcement(peer.of(wire.ANNOUNCE)[-1]).board_id == BOARD
+        previews = len(peer.of(wire.PREVIEW))
+
+        show = wire.ShowCommand(text="Hello from the test", duration=0.5)
+        peer.send(wire.CMD_SHOW, wire.encode_show(show))
+        await peer.wait(lambda: len(peer.of(wire.PREVIEW)) > previews)
+        peer.send(wire.CMD_DISMISS, wire.encode_dismiss())
+        peer.send(wire.CMD_BACKLIGHT, wire.encode_backlight(False))
+        await peer.wait(lambda: peer.states()[-1].backlight is False)
+        settings_cmd = wire.DisplaySettings(
+            idle_screen="clock", startup_message=False, tap_threshold=900
+        )
+        peer.send(wire.CMD_DISPLAY, wire.encode_display(settings_cmd))
+        readings = wire.DisplayReadings(
+            temperature=21.0, humidity=40.0, pm2_5=3.0, aqi=12, aqi_category="good"
+        )
+        peer.send(wire.CMD_READINGS, wire.encode_readings(readings))
+        peer.send(
+            wire.CMD_DISPLAY,
+            wire.encode_display(
+                wire.DisplaySettings(
+                    idle_screen="readings", startup_message=True, tap_threshold=900
+                )
+            ),
+        )
+
+        # A simulated fault shows in the next states, and clears again.
+        peer.send(wire.CMD_FAULT, wire.encode_fault("i2c_bus_error"))
+        await peer.wait(lambda: (s := peer.states()[-1].snapshot.climate) is not None and not s.ok)
+        peer.send(wire.CMD_FAULT, wire.encode_fault("none"))
+        await peer.wait(lambda: (s := peer.states()[-1].snapshot.climate) is not None and s.ok)
+
+        # Bad input: dropped, the agent carries on.
+        for payload in (b"{", b'{"schema": "9.0"}', b'{"schema": "1.0", "text": ""}'):
+            peer.send(wire.CMD_SHOW, payload)
+        peer.send(wire.CMD_FAULT, wire.encode_fault("no_such_fault"))
+        # Home Assistant's birth: the board announces itself again.
+        announcements = len(peer.of(wire.ANNOUNCE))
+        peer.client.publish(wire.HA_STATUS_TOPIC, wire.ONLINE, 1)
+        await peer.wait(lambda: len(peer.of(wire.ANNOUNCE)) > announcements)
+        seq = peer.states()[-1].seq
+        await peer.wait(lambda: peer.states()[-1].seq >= seq + 2)
+    finally:
+        agent.stop()
+        code = await asyncio.wait_for(run, 20)
+        peer.close()
+    assert code == 0
+    assert peer.of(wire.STATUS)[-1] == b"offline"
+    saved = json.loads((tmp_path / "state.json").read_text())
+    assert saved["backlight"] is False
+    assert saved["display"]["idle_screen"] == "readings"
