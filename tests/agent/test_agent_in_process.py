@@ -40,6 +40,7 @@ class Peer:
     """Home Assistant's side of the broker, as a plain paho client."""
 
     def __init__(self, broker: Broker) -> None:
+        """Connect and listen to the board's topics."""
         self.messages: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
@@ -54,23 +55,28 @@ class Peer:
             self.messages.append((message.topic, bytes(message.payload)))
 
     def of(self, kind: str) -> list[bytes]:
+        """Return the payloads received on one of the board's topics."""
         with self.lock:
             return [p for t, p in self.messages if t == wire.topic(BOARD, kind)]
 
     def send(self, kind: str, payload: bytes | str) -> None:
+        """Publish on one of the board's topics."""
         self.client.publish(wire.topic(BOARD, kind), payload, 1)
 
-    async def wait(self, predicate: Callable[[], object], timeout: float = 15.0) -> None:
-        for _ in range(int(timeout / 0.05)):
+    async def wait(self, predicate: Callable[[], object], seconds: float = 15.0) -> None:
+        """Wait until predicate holds; fail after ``seconds``."""
+        for _ in range(int(seconds / 0.05)):
             if predicate():
                 return
             await asyncio.sleep(0.05)
         raise AssertionError("timed out")
 
     def states(self) -> list[wire.State]:
+        """Return the states received, decoded."""
         return [wire.decode_state(p) for p in self.of(wire.STATE)]
 
     def close(self) -> None:
+        """Disconnect."""
         self.client.loop_stop()
         self.client.disconnect()
 
