@@ -15,12 +15,12 @@ from collections.abc import Callable
 import st7735
 from PIL import Image, ImageDraw
 
-from custom_components.qiot_enviro.hardware.emulator.gpio import EmulatedGPIOChip
-from custom_components.qiot_enviro.hardware.emulator.st7735 import (
+from custom_components.qiot_enviro.enviro.emulator.gpio import EmulatedGPIOChip
+from custom_components.qiot_enviro.enviro.emulator.st7735 import (
     EmulatedSPIPort,
     EmulatedST7735,
 )
-from custom_components.qiot_enviro.hardware.st7735 import ST7735Display
+from custom_components.qiot_enviro.enviro.st7735 import ST7735Display
 
 SPEED_HZ = 10_000_000
 FULL_FRAME_BYTES = 160 * 80 * 2

@@ -22,8 +22,8 @@ from functools import partial
 
 from custom_components.qiot_enviro.display.screens import render_message
 from custom_components.qiot_enviro.display.worker import DisplayWorker
-from custom_components.qiot_enviro.hardware.board import Board
-from custom_components.qiot_enviro.hardware.emulator.board import create_simulated
+from custom_components.qiot_enviro.enviro.board import Board
+from custom_components.qiot_enviro.enviro.emulator.board import create_simulated
 from custom_components.qiot_enviro.lcd import validate_message
 
 SPEED_HZ = 10_000_000

@@ -31,13 +31,13 @@ import ltr559
 import smbus2
 from enviroplus import gas
 
-from custom_components.qiot_enviro.hardware.board import Board
-from custom_components.qiot_enviro.hardware.bus import ADDR_BME280
-from custom_components.qiot_enviro.hardware.emulator.board import (
+from custom_components.qiot_enviro.enviro.board import Board
+from custom_components.qiot_enviro.enviro.bus import ADDR_BME280
+from custom_components.qiot_enviro.enviro.emulator.board import (
     EmulatedBoard,
     create_simulated,
 )
-from custom_components.qiot_enviro.hardware.emulator.i2c import EmulatedI2CHandle
+from custom_components.qiot_enviro.enviro.emulator.i2c import EmulatedI2CHandle
 
 # The LTR559 measures proximity every 100 ms (light every 50 ms) at the driver's
 # settings, and its data is read only when new.

@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".toolchain" / "agent-venv"
-BOARD_SIDE = ("agent", "display", "hardware")
+BOARD_SIDE = ("agent", "display", "enviro")
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # Building and installing asks PyPI; generous, since a first build may compile.
 TIMEOUT = 900.0

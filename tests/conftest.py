@@ -28,17 +28,17 @@ from custom_components.qiot_enviro.const import (
     DOMAIN,
     UPDATE_INTERVAL,
 )
-from custom_components.qiot_enviro.hardware.bus import DEFAULT_UART
-from custom_components.qiot_enviro.hardware.emulator.board import (
+from custom_components.qiot_enviro.enviro.bus import DEFAULT_UART
+from custom_components.qiot_enviro.enviro.emulator.board import (
     EmulatedBoard,
     EmulatedBusProvider,
     create_simulated,
 )
-from custom_components.qiot_enviro.hardware.models import Variant
+from custom_components.qiot_enviro.enviro.models import Variant
 
 freezegun.configure(
     extend_ignore_list=[
-        "custom_components.qiot_enviro.hardware",
+        "custom_components.qiot_enviro.enviro",
         "custom_components.qiot_enviro.display",
         "ads1015",
         "bme280",

@@ -26,9 +26,9 @@ from custom_components.qiot_enviro.const import (
     CONF_UART_PATH,
     DOMAIN,
 )
-from custom_components.qiot_enviro.hardware.bus import ADDR_ADS1015, ADDR_BME280, ADDR_LTR559
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
-from custom_components.qiot_enviro.hardware.models import BusDevice
+from custom_components.qiot_enviro.enviro.bus import ADDR_ADS1015, ADDR_BME280, ADDR_LTR559
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.enviro.models import BusDevice
 
 from .conftest import PINNED, SIM_IDENTITY
 

@@ -57,9 +57,9 @@ def test_wheel_holds_only_the_board_side(bin_dir: Path) -> None:
     assert not [name for name in names if name.endswith("manifest.json")]
     assert not [name for name in names if "translations" in name]
     assert "qiot_enviro/coordinator.py" not in names
-    for folder in ("agent", "display", "hardware"):
+    for folder in ("agent", "display", "enviro"):
         assert f"qiot_enviro/{folder}/__init__.py" in names
-    assert "qiot_enviro/hardware/emulator/board.py" in names
+    assert "qiot_enviro/enviro/emulator/board.py" in names
 
 
 def test_sdist_builds_the_same_wheel(bin_dir: Path, tmp_path: Path) -> None:
@@ -107,9 +107,9 @@ def test_simulated_board_reads_and_round_trips(bin_dir: Path) -> None:
         import json
         import qiot_enviro
         from qiot_enviro.agent import wire
-        from qiot_enviro.hardware.board import Board
-        from qiot_enviro.hardware.emulator.board import create_simulated
-        from qiot_enviro.hardware.models import Variant
+        from qiot_enviro.enviro.board import Board
+        from qiot_enviro.enviro.emulator.board import create_simulated
+        from qiot_enviro.enviro.models import Variant
 
         sim = create_simulated(Variant.ENVIRO_PLUS, seed=1, frame_interval=0.03)
         board = Board(sim.provider, particulate_warmup=0.0, particulate_read_timeout=0.5)

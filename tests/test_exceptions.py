@@ -27,10 +27,10 @@ from custom_components.qiot_enviro.const import (
     CONF_UART_PATH,
     DOMAIN,
 )
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
-from custom_components.qiot_enviro.hardware.emulator.i2c import EmulatedI2CHandle
-from custom_components.qiot_enviro.hardware.emulator.scenarios import apply_scenario
-from custom_components.qiot_enviro.hardware.models import BusDevice
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.enviro.emulator.i2c import EmulatedI2CHandle
+from custom_components.qiot_enviro.enviro.emulator.scenarios import apply_scenario
+from custom_components.qiot_enviro.enviro.models import BusDevice
 from custom_components.qiot_enviro.notify import async_get_service
 
 from .conftest import PiBuses, async_next_cycle

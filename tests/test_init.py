@@ -1,5 +1,6 @@
 """Tests for setting up, retrying, reloading and unloading a board."""
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -8,11 +9,13 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.qiot_enviro.const import CONF_GAS_LEARN_SAMPLES, DOMAIN
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
-from custom_components.qiot_enviro.hardware.models import BusDevice
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.enviro.models import BusDevice
 
 from .conftest import async_next_cycle
 
@@ -139,3 +142,26 @@ async def test_stop_turns_off_and_releases(
     await hass.async_block_till_done()
     assert simulator.open_resources() == NOTHING_OPEN
     assert not simulator.lcd.backlight
+
+
+async def test_hardware_page_does_not_take_the_board_side_for_a_platform(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Settings > System > Hardware works, and no error names this integration.
+
+    Home Assistant's ``hardware`` integration imports ``<integration>.hardware`` of every
+    loaded integration as its platform; 2026.3 logged "Invalid hardware platform" at every
+    start while the board side lived in a package of that name.
+    """
+    assert await async_setup_component(hass, "hardware", {})
+    await hass.async_block_till_done()
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": "hardware/info"})
+    response = await client.receive_json()
+
+    assert response["success"]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]

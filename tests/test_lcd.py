@@ -37,7 +37,7 @@ from custom_components.qiot_enviro.display.screens import (
     render_readings,
     render_startup,
 )
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard
 from custom_components.qiot_enviro.lcd import (
     IDLE_ROTATE_SECONDS,
     PREVIEW_IDLE_INTERVAL,

@@ -17,8 +17,8 @@ from custom_components.qiot_enviro.const import (
     STORAGE_SAVE_INTERVAL,
     STORAGE_VERSION,
 )
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
-from custom_components.qiot_enviro.hardware.models import BusDevice
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.enviro.models import BusDevice
 
 from .conftest import PINNED, async_next_cycle
 

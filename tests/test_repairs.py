@@ -11,8 +11,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.qiot_enviro.const import DOMAIN
 from custom_components.qiot_enviro.coordinator import PROBE_EVERY
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
-from custom_components.qiot_enviro.hardware.models import BusDevice
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.enviro.models import BusDevice
 
 from .conftest import async_next_cycle
 

@@ -9,9 +9,9 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.qiot_enviro.const import BOARD_HARDWARE, CONF_BOARD, CONF_UART_PATH, DOMAIN
-from custom_components.qiot_enviro.hardware.bus import DEFAULT_UART
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
-from custom_components.qiot_enviro.hardware.models import BusDevice
+from custom_components.qiot_enviro.enviro.bus import DEFAULT_UART
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.enviro.models import BusDevice
 
 
 async def test_unknown_entry(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from custom_components.qiot_enviro import PLATFORMS, const
-from custom_components.qiot_enviro.hardware.models import BusDevice
+from custom_components.qiot_enviro.enviro.models import BusDevice
 
 INTEGRATION = Path(__file__).parents[1] / "custom_components" / "qiot_enviro"
 PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -9,7 +9,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import QiotEnviroConfigEntry
 from .entity import QiotEnviroEntity
-from .hardware.models import SensorGroup
+from .enviro.models import SensorGroup
 
 PARALLEL_UPDATES = 1
 

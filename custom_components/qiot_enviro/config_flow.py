@@ -49,9 +49,9 @@ from .const import (
 )
 from .coordinator import QiotEnviroConfigEntry, create_provider
 from .entity import MODELS
-from .hardware.board import detect
-from .hardware.bus import DEFAULT_UART, BusProvider
-from .hardware.models import BusDevice, Detection, DeviceProbe, DeviceStatus, Variant
+from .enviro.board import detect
+from .enviro.bus import DEFAULT_UART, BusProvider
+from .enviro.models import BusDevice, Detection, DeviceProbe, DeviceStatus, Variant
 from .notify import allocate_legacy_notify_name
 
 # What stops the board from answering, as an error key the form can translate.

@@ -47,12 +47,12 @@ from .derived import (
     corrected_humidity,
     dew_point,
 )
-from .hardware.board import Board
-from .hardware.bus import DEFAULT_UART, BusProvider
-from .hardware.emulator.board import EmulatedBoard, create_simulated
-from .hardware.errors import BoardError, BoardNotFoundError
-from .hardware.linux import LinuxBusProvider
-from .hardware.models import (
+from .enviro.board import Board
+from .enviro.bus import DEFAULT_UART, BusProvider
+from .enviro.emulator.board import EmulatedBoard, create_simulated
+from .enviro.errors import BoardError, BoardNotFoundError
+from .enviro.linux import LinuxBusProvider
+from .enviro.models import (
     BusDevice,
     Detection,
     DeviceProbe,

@@ -8,7 +8,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, MANUFACTURER
 from .coordinator import QiotEnviroCoordinator
-from .hardware.models import Variant
+from .enviro.models import Variant
 
 MODELS = {Variant.ENVIRO: "Enviro", Variant.ENVIRO_PLUS: "Enviro+"}
 

@@ -55,9 +55,9 @@ from .display.screens import (
     render_startup,
 )
 from .display.worker import DisplayWorker
-from .hardware.errors import BoardError
-from .hardware.models import SensorGroup
-from .hardware.proximity import ProximityWatcher
+from .enviro.errors import BoardError
+from .enviro.models import SensorGroup
+from .enviro.proximity import ProximityWatcher
 
 type Color = tuple[int, int, int]
 

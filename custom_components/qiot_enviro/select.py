@@ -9,7 +9,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import QiotEnviroConfigEntry, QiotEnviroCoordinator
 from .entity import QiotEnviroEntity
-from .hardware.emulator.scenarios import CLEAR, FAULT_SCENARIOS, apply_scenario
+from .enviro.emulator.scenarios import CLEAR, FAULT_SCENARIOS, apply_scenario
 
 PARALLEL_UPDATES = 0
 

@@ -24,7 +24,7 @@ from homeassistant.helpers.typing import StateType
 from .coordinator import QiotEnviroConfigEntry, QiotEnviroData
 from .derived import AirQualityCategory
 from .entity import QiotEnviroEntity
-from .hardware.models import SensorGroup
+from .enviro.models import SensorGroup
 
 try:  # Home Assistant 2026.10 and newer
     from homeassistant.const import UnitOfDensity

@@ -47,7 +47,7 @@ def namespace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ns")
     package = root / "qiot_enviro"
     package.mkdir()
-    for name in ("hardware", "display", "agent"):
+    for name in ("enviro", "display", "agent"):
         (package / name).symlink_to(REPO / "custom_components" / "qiot_enviro" / name)
     return root
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from custom_components.qiot_enviro.agent import wire
-from custom_components.qiot_enviro.hardware.board import Board
-from custom_components.qiot_enviro.hardware.emulator.board import create_simulated
-from custom_components.qiot_enviro.hardware.models import GroupResult, SensorGroup, Variant
+from custom_components.qiot_enviro.enviro.board import Board
+from custom_components.qiot_enviro.enviro.emulator.board import create_simulated
+from custom_components.qiot_enviro.enviro.models import GroupResult, SensorGroup, Variant
 
 
 @pytest.fixture(scope="module")

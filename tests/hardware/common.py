@@ -3,9 +3,9 @@
 import time
 from collections.abc import Callable
 
-from custom_components.qiot_enviro.hardware.board import Board, gas_ohms
-from custom_components.qiot_enviro.hardware.emulator.i2c import gas_voltage
-from custom_components.qiot_enviro.hardware.models import ParticulateReading
+from custom_components.qiot_enviro.enviro.board import Board, gas_ohms
+from custom_components.qiot_enviro.enviro.emulator.i2c import gas_voltage
+from custom_components.qiot_enviro.enviro.models import ParticulateReading
 
 FRAME_INTERVAL = 0.03
 POWER_UP_DELAY = 0.06
@@ -47,7 +47,7 @@ def ohms_resolution(ohms: float, adc: str) -> float:
 
 def pinned_particulates() -> ParticulateReading:
     """Return the PMS5003 reading the pinned room produces (counts derived from PM)."""
-    from custom_components.qiot_enviro.hardware.emulator.environment import Environment
+    from custom_components.qiot_enviro.enviro.emulator.environment import Environment
 
     env = Environment()
     env.set(**PINNED)

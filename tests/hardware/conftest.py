@@ -8,9 +8,9 @@ from collections.abc import Generator
 
 import pytest
 
-from custom_components.qiot_enviro.hardware.board import Board
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard, create_simulated
-from custom_components.qiot_enviro.hardware.models import Variant
+from custom_components.qiot_enviro.enviro.board import Board
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard, create_simulated
+from custom_components.qiot_enviro.enviro.models import Variant
 
 from .common import FRAME_INTERVAL, PINNED, POWER_UP_DELAY
 

@@ -7,9 +7,9 @@ against 1/128 s and takes an ADS1115 running 15 % fast for an ADS1015.
 
 import pytest
 
-from custom_components.qiot_enviro.hardware.board import Board, detect
-from custom_components.qiot_enviro.hardware.emulator.board import create_simulated
-from custom_components.qiot_enviro.hardware.models import Chip
+from custom_components.qiot_enviro.enviro.board import Board, detect
+from custom_components.qiot_enviro.enviro.emulator.board import create_simulated
+from custom_components.qiot_enviro.enviro.models import Chip
 
 from .common import FRAME_INTERVAL, PINNED, POWER_UP_DELAY, ohms_resolution
 

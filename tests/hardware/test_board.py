@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from custom_components.qiot_enviro.hardware.board import Board, detect
-from custom_components.qiot_enviro.hardware.bus import (
+from custom_components.qiot_enviro.enviro.board import Board, detect
+from custom_components.qiot_enviro.enviro.bus import (
     ADDR_ADS1015,
     ADDR_BME280,
     ADDR_LTR559,
@@ -18,13 +18,13 @@ from custom_components.qiot_enviro.hardware.bus import (
     LINE_LCD_DC,
     LINE_PMS_ENABLE,
 )
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard, create_simulated
-from custom_components.qiot_enviro.hardware.errors import (
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard, create_simulated
+from custom_components.qiot_enviro.enviro.errors import (
     BoardClosedError,
     BoardError,
     BoardNotFoundError,
 )
-from custom_components.qiot_enviro.hardware.models import (
+from custom_components.qiot_enviro.enviro.models import (
     BusDevice,
     Chip,
     DeviceStatus,

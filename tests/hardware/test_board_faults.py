@@ -14,23 +14,23 @@ from collections.abc import Callable, Sequence
 import pytest
 from PIL import Image
 
-from custom_components.qiot_enviro.hardware.board import (
+from custom_components.qiot_enviro.enviro.board import (
     Board,
     _released_on_error,
     detect,
     gas_ohms,
 )
-from custom_components.qiot_enviro.hardware.bus import (
+from custom_components.qiot_enviro.enviro.bus import (
     ADDR_ADS1015,
     ADDR_BME280,
     ADDR_LTR559,
     LINE_LCD_BACKLIGHT,
 )
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
-from custom_components.qiot_enviro.hardware.emulator.gpio import EmulatedGPIOChip
-from custom_components.qiot_enviro.hardware.emulator.i2c import EmulatedBME280
-from custom_components.qiot_enviro.hardware.errors import BoardClosedError, BoardError
-from custom_components.qiot_enviro.hardware.models import (
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.enviro.emulator.gpio import EmulatedGPIOChip
+from custom_components.qiot_enviro.enviro.emulator.i2c import EmulatedBME280
+from custom_components.qiot_enviro.enviro.errors import BoardClosedError, BoardError
+from custom_components.qiot_enviro.enviro.models import (
     BusDevice,
     Chip,
     DeviceStatus,

@@ -7,15 +7,15 @@ import ltr559
 import pms5003
 import pytest
 
-from custom_components.qiot_enviro.hardware.bus import ADDR_BME280, LINE_PMS_ENABLE, LINE_PMS_RESET
-from custom_components.qiot_enviro.hardware.emulator.environment import Environment
-from custom_components.qiot_enviro.hardware.emulator.gpio import EmulatedGPIOChip
-from custom_components.qiot_enviro.hardware.emulator.i2c import (
+from custom_components.qiot_enviro.enviro.bus import ADDR_BME280, LINE_PMS_ENABLE, LINE_PMS_RESET
+from custom_components.qiot_enviro.enviro.emulator.environment import Environment
+from custom_components.qiot_enviro.enviro.emulator.gpio import EmulatedGPIOChip
+from custom_components.qiot_enviro.enviro.emulator.i2c import (
     EmulatedBME280,
     EmulatedI2CBus,
     EmulatedLTR559,
 )
-from custom_components.qiot_enviro.hardware.emulator.pms5003 import FRAME_BYTES, EmulatedPMS5003
+from custom_components.qiot_enviro.enviro.emulator.pms5003 import FRAME_BYTES, EmulatedPMS5003
 
 DAY = [hour * 3600.0 for hour in range(48)]
 

@@ -15,19 +15,19 @@ import pytest
 from gpiod.line import Value
 from PIL import Image
 
-from custom_components.qiot_enviro.hardware.bus import (
+from custom_components.qiot_enviro.enviro.bus import (
     ADDR_ADS1015,
     ADDR_BME280,
     ADDR_LTR559,
     LINE_PMS_ENABLE,
     LINE_PMS_RESET,
 )
-from custom_components.qiot_enviro.hardware.emulator.environment import Environment
-from custom_components.qiot_enviro.hardware.emulator.gpio import (
+from custom_components.qiot_enviro.enviro.emulator.environment import Environment
+from custom_components.qiot_enviro.enviro.emulator.gpio import (
     EmulatedGPIOChip,
     EmulatedLineRequest,
 )
-from custom_components.qiot_enviro.hardware.emulator.i2c import (
+from custom_components.qiot_enviro.enviro.emulator.i2c import (
     BME280Calibration,
     EmulatedADS1x15,
     EmulatedBME280,
@@ -36,8 +36,8 @@ from custom_components.qiot_enviro.hardware.emulator.i2c import (
     EmulatedLTR559,
     ltr559_counts,
 )
-from custom_components.qiot_enviro.hardware.emulator.pms5003 import FRAME_BYTES, EmulatedPMS5003
-from custom_components.qiot_enviro.hardware.emulator.st7735 import (
+from custom_components.qiot_enviro.enviro.emulator.pms5003 import FRAME_BYTES, EmulatedPMS5003
+from custom_components.qiot_enviro.enviro.emulator.st7735 import (
     CASET,
     INVON,
     MADCTL,

@@ -12,10 +12,10 @@ import gpiodevice
 import pytest
 import smbus2
 
-from custom_components.qiot_enviro.hardware.board import Board
-from custom_components.qiot_enviro.hardware.bus import LineRequest
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
-from custom_components.qiot_enviro.hardware.emulator.i2c import EmulatedI2CHandle
+from custom_components.qiot_enviro.enviro.board import Board
+from custom_components.qiot_enviro.enviro.bus import LineRequest
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.enviro.emulator.i2c import EmulatedI2CHandle
 
 
 @pytest.fixture

@@ -8,23 +8,23 @@ the Pi 5 launch kernel's (``PIN21``), and a Pi 3 kernel without names.
 import pytest
 from PIL import Image
 
-from custom_components.qiot_enviro.hardware.board import Board
-from custom_components.qiot_enviro.hardware.bus import (
+from custom_components.qiot_enviro.enviro.board import Board
+from custom_components.qiot_enviro.enviro.bus import (
     LINE_GAS_HEATER,
     LINE_LCD_BACKLIGHT,
     LINE_LCD_DC,
     LINE_PMS_ENABLE,
     LINE_PMS_RESET,
 )
-from custom_components.qiot_enviro.hardware.emulator.board import create_simulated
-from custom_components.qiot_enviro.hardware.emulator.gpio import KERNEL_NAMINGS
-from custom_components.qiot_enviro.hardware.gpio_lines import (
+from custom_components.qiot_enviro.enviro.emulator.board import create_simulated
+from custom_components.qiot_enviro.enviro.emulator.gpio import KERNEL_NAMINGS
+from custom_components.qiot_enviro.enviro.gpio_lines import (
     LINE_BCM,
     ChipLines,
     choose_header_chip,
     header_offsets,
 )
-from custom_components.qiot_enviro.hardware.models import BusDevice, DeviceStatus
+from custom_components.qiot_enviro.enviro.models import BusDevice, DeviceStatus
 
 from .common import FRAME_INTERVAL, PINNED, POWER_UP_DELAY, particulates_when_ready
 

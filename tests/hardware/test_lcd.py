@@ -14,11 +14,11 @@ import pytest
 import st7735
 from PIL import Image, ImageChops, ImageDraw
 
-from custom_components.qiot_enviro.hardware.emulator.gpio import (
+from custom_components.qiot_enviro.enviro.emulator.gpio import (
     EmulatedGPIOChip,
     EmulatedLineRequest,
 )
-from custom_components.qiot_enviro.hardware.emulator.st7735 import (
+from custom_components.qiot_enviro.enviro.emulator.st7735 import (
     CASET,
     COLMOD,
     MADCTL,
@@ -29,7 +29,7 @@ from custom_components.qiot_enviro.hardware.emulator.st7735 import (
     EmulatedSPIPort,
     EmulatedST7735,
 )
-from custom_components.qiot_enviro.hardware.st7735 import (
+from custom_components.qiot_enviro.enviro.st7735 import (
     ST7735Display,
     encode_rgb565_numpy,
     encode_rgb565_pillow,

@@ -9,10 +9,10 @@ import errno
 
 import pytest
 
-from custom_components.qiot_enviro.hardware.board import Board
-from custom_components.qiot_enviro.hardware.bus import ADDR_LTR559
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
-from custom_components.qiot_enviro.hardware.proximity import ProximityWatcher
+from custom_components.qiot_enviro.enviro.board import Board
+from custom_components.qiot_enviro.enviro.bus import ADDR_LTR559
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.enviro.proximity import ProximityWatcher
 
 from .common import LUX_RESOLUTION, PINNED, wait_for
 

@@ -14,18 +14,18 @@ import gpiod
 import pytest
 from gpiod.line import Value
 
-from custom_components.qiot_enviro.hardware import linux
-from custom_components.qiot_enviro.hardware.bus import (
+from custom_components.qiot_enviro.enviro import linux
+from custom_components.qiot_enviro.enviro.bus import (
     LINE_LCD_DC,
     LINE_PMS_ENABLE,
     LINE_PMS_RESET,
 )
-from custom_components.qiot_enviro.hardware.emulator.environment import Environment
-from custom_components.qiot_enviro.hardware.emulator.gpio import KERNEL_NAMINGS
-from custom_components.qiot_enviro.hardware.emulator.pms5003 import encode_frame
-from custom_components.qiot_enviro.hardware.gpio_lines import LINE_BCM
-from custom_components.qiot_enviro.hardware.linux import LinuxBusProvider, status_for_errno
-from custom_components.qiot_enviro.hardware.models import BusDevice, DeviceStatus
+from custom_components.qiot_enviro.enviro.emulator.environment import Environment
+from custom_components.qiot_enviro.enviro.emulator.gpio import KERNEL_NAMINGS
+from custom_components.qiot_enviro.enviro.emulator.pms5003 import encode_frame
+from custom_components.qiot_enviro.enviro.gpio_lines import LINE_BCM
+from custom_components.qiot_enviro.enviro.linux import LinuxBusProvider, status_for_errno
+from custom_components.qiot_enviro.enviro.models import BusDevice, DeviceStatus
 
 
 @pytest.fixture

@@ -16,17 +16,17 @@ import pms5003
 import pytest
 from gpiod.line import Value
 
-from custom_components.qiot_enviro.hardware.bus import LINE_PMS_ENABLE, LINE_PMS_RESET
-from custom_components.qiot_enviro.hardware.emulator.environment import Environment
-from custom_components.qiot_enviro.hardware.emulator.gpio import (
+from custom_components.qiot_enviro.enviro.bus import LINE_PMS_ENABLE, LINE_PMS_RESET
+from custom_components.qiot_enviro.enviro.emulator.environment import Environment
+from custom_components.qiot_enviro.enviro.emulator.gpio import (
     EmulatedGPIOChip,
     EmulatedLineRequest,
 )
-from custom_components.qiot_enviro.hardware.emulator.pms5003 import (
+from custom_components.qiot_enviro.enviro.emulator.pms5003 import (
     EmulatedPMS5003,
     EmulatedSerialPort,
 )
-from custom_components.qiot_enviro.hardware.particulates import (
+from custom_components.qiot_enviro.enviro.particulates import (
     NullLine,
     ParticulateReader,
     ProviderPMS5003,

@@ -6,9 +6,9 @@ from typing import Literal
 
 import pytest
 
-from custom_components.qiot_enviro.hardware.board import Board
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard, create_simulated
-from custom_components.qiot_enviro.hardware.models import (
+from custom_components.qiot_enviro.enviro.board import Board
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard, create_simulated
+from custom_components.qiot_enviro.enviro.models import (
     Chip,
     GroupHealth,
     GroupResult,

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from custom_components.qiot_enviro.hardware.board import Board
-from custom_components.qiot_enviro.hardware.bus import ADDR_LTR559
-from custom_components.qiot_enviro.hardware.emulator.board import EmulatedBoard
-from custom_components.qiot_enviro.hardware.errors import BoardClosedError, BoardError
-from custom_components.qiot_enviro.hardware.proximity import ProximityWatcher, TapDetector
+from custom_components.qiot_enviro.enviro.board import Board
+from custom_components.qiot_enviro.enviro.bus import ADDR_LTR559
+from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard
+from custom_components.qiot_enviro.enviro.errors import BoardClosedError, BoardError
+from custom_components.qiot_enviro.enviro.proximity import ProximityWatcher, TapDetector
 
 from .common import LTR559_PERIOD
 

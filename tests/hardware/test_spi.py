@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.qiot_enviro.hardware.spi import (
+from custom_components.qiot_enviro.enviro.spi import (
     SPI_IOC_WR_BITS_PER_WORD,
     SPI_IOC_WR_MAX_SPEED_HZ,
     SPI_IOC_WR_MODE,

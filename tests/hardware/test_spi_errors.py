@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.qiot_enviro.hardware import spi
-from custom_components.qiot_enviro.hardware.spi import SPI_IOC_WR_MODE, SpiDevTransport, ioc_write
+from custom_components.qiot_enviro.enviro import spi
+from custom_components.qiot_enviro.enviro.spi import SPI_IOC_WR_MODE, SpiDevTransport, ioc_write
 
 from .test_spi import FakeSpidevKernel
 

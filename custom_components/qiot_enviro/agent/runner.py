@@ -36,11 +36,11 @@ from ..display.screens import (
     render_startup,
 )
 from ..display.worker import DisplayWorker
-from ..hardware.board import Board
-from ..hardware.emulator.board import EmulatedBoard, create_simulated
-from ..hardware.emulator.scenarios import CLEAR, apply_scenario
-from ..hardware.errors import BoardError
-from ..hardware.models import Detection, Variant
+from ..enviro.board import Board
+from ..enviro.emulator.board import EmulatedBoard, create_simulated
+from ..enviro.emulator.scenarios import CLEAR, apply_scenario
+from ..enviro.errors import BoardError
+from ..enviro.models import Detection, Variant
 from . import __version__
 from .settings import Settings
 from .state import AgentState, load_state, save_state
@@ -158,7 +158,7 @@ class Agent:
             else:  # a fast simulated PMS5003 (tests): no warm-up to sit out
                 self.board = Board(provider, particulate_warmup=0.0)
         else:
-            from ..hardware.linux import LinuxBusProvider  # noqa: PLC0415 - only on a Pi
+            from ..enviro.linux import LinuxBusProvider  # noqa: PLC0415 - only on a Pi
 
             self.board = Board(LinuxBusProvider())
         try:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from ..hardware.models import (
+from ..enviro.models import (
     BusDevice,
     Chip,
     ClimateReading,

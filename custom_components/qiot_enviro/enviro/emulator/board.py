@@ -4,7 +4,7 @@
 :class:`~.environment.Environment`, the I2C bus with the BME280, LTR559 and (Enviro+)
 ADS1015 or ADS1115, the GPIO chip, the PMS5003 on the UART (Enviro+) and the ST7735
 LCD on SPI. ``board.provider`` is a :class:`EmulatedBusProvider`, which the real
-``hardware.board.Board`` opens exactly as it opens the Pi's buses: it finds the
+``enviro.board.Board`` opens exactly as it opens the Pi's buses: it finds the
 header's GPIO lines with the same lookup as on a Pi (``gpio_lines``), on a chip named
 as one of the kernels a Pi has shipped (``gpio_naming``, see ``gpio.KERNEL_NAMINGS``).
 
