@@ -39,7 +39,9 @@ from custom_components.qiot_enviro.enviro.models import Variant
 freezegun.configure(
     extend_ignore_list=[
         "custom_components.qiot_enviro.enviro",
-        "custom_components.qiot_enviro.display",
+        # The display thread runs in real time; the display controller runs on Home
+        # Assistant's clock (its timers and minute ticks follow the freezer).
+        "custom_components.qiot_enviro.display.worker",
         "ads1015",
         "bme280",
         "i2cdevice",

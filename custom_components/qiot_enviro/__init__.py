@@ -8,14 +8,20 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
-from .const import CONF_LEGACY_NOTIFY_NAME, DOMAIN, LOGGER
-from .coordinator import QiotEnviroConfigEntry, QiotEnviroCoordinator, baseline_store
+from .const import BOARD_REMOTE, CONF_BOARD, CONF_LEGACY_NOTIFY_NAME, DOMAIN, LOGGER
+from .coordinator import (
+    EnviroCoordinator,
+    QiotEnviroConfigEntry,
+    QiotEnviroCoordinator,
+    baseline_store,
+)
 from .lcd import LcdController
 from .notify import (
     allocate_legacy_notify_name,
     async_register_legacy_service,
     async_unregister_legacy_service,
 )
+from .remote import RemoteCoordinator, RemoteLcd
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -51,13 +57,22 @@ async def async_migrate_entry(hass: HomeAssistant, entry: QiotEnviroConfigEntry)
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: QiotEnviroConfigEntry) -> bool:
-    """Open the board, read it once, and add its entities."""
+    """Open the board (or hear from its agent), read it once, and add its entities."""
     integration = await async_get_integration(hass, DOMAIN)
-    coordinator = QiotEnviroCoordinator(hass, entry, str(integration.version))
+    coordinator: EnviroCoordinator
+    if entry.data.get(CONF_BOARD) == BOARD_REMOTE:
+        coordinator = RemoteCoordinator(hass, entry, str(integration.version))
+    else:
+        coordinator = QiotEnviroCoordinator(hass, entry, str(integration.version))
     try:
         await coordinator.async_config_entry_first_refresh()
         detection = coordinator.detection
-        if detection is not None and detection.has_display:
+        if isinstance(coordinator, RemoteCoordinator):
+            coordinator.async_setup_done()
+            if detection is not None and detection.has_display:
+                coordinator.lcd = RemoteLcd(hass, coordinator)
+                await coordinator.lcd.async_start()
+        elif detection is not None and detection.has_display:
             coordinator.lcd = LcdController(hass, coordinator)
             await coordinator.lcd.async_start()
     except BaseException:

@@ -10,20 +10,26 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
 )
 from homeassistant.core import callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
 )
+from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 
+from .agent import wire
 from .const import (
     BOARD_HARDWARE,
+    BOARD_REMOTE,
     CONF_BOARD,
+    CONF_BOARD_ID,
     CONF_COMPENSATION_FACTOR,
     CONF_CPU_AVERAGE_SAMPLES,
     CONF_GAS_BASELINE_TRACKING,
@@ -47,12 +53,13 @@ from .const import (
     LOGGER,
     SIMULATED_BOARDS,
 )
-from .coordinator import QiotEnviroConfigEntry, create_provider
+from .coordinator import QiotEnviroConfigEntry, QiotEnviroCoordinator, create_provider
 from .entity import MODELS
 from .enviro.board import detect
 from .enviro.bus import DEFAULT_UART, BusProvider
 from .enviro.models import BusDevice, Detection, DeviceProbe, DeviceStatus, Variant
 from .notify import allocate_legacy_notify_name
+from .remote import async_announced_boards
 
 # What stops the board from answering, as an error key the form can translate.
 _I2C_ERRORS = {
@@ -115,6 +122,16 @@ def _title(detection: Detection) -> str:
     return f"{model} (simulated)" if detection.simulated else model
 
 
+def _remote_title(announcement: wire.Announcement) -> str:
+    """Return a remote board's title: the model and the Pi it is on."""
+    where = announcement.hostname or announcement.board_id
+    return f"{_title(announcement.detection)} on {where}"
+
+
+# How long the user step listens for retained announcements.
+ANNOUNCE_LISTEN = 1.0
+
+
 class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a board from the UI."""
 
@@ -126,6 +143,8 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
         """Start with nothing detected."""
         self._data: dict[str, Any] = {}
         self._detection: Detection | None = None
+        self._announcement: wire.Announcement | None = None
+        self._announced: dict[str, wire.Announcement] = {}
 
     @staticmethod
     @callback
@@ -149,7 +168,7 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
             {
                 vol.Required(CONF_BOARD, default=board): SelectSelector(
                     SelectSelectorConfig(
-                        options=[BOARD_HARDWARE, *SIMULATED_BOARDS],
+                        options=[BOARD_HARDWARE, BOARD_REMOTE, *SIMULATED_BOARDS],
                         translation_key=CONF_BOARD,
                         mode=SelectSelectorMode.LIST,
                     )
@@ -161,6 +180,8 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Probe the Pi; without a board, say why and offer the simulated board."""
         data = {CONF_BOARD: BOARD_HARDWARE, CONF_UART_PATH: DEFAULT_UART}
+        if user_input is not None and user_input[CONF_BOARD] == BOARD_REMOTE:
+            return await self.async_step_remote()
         if user_input is not None:
             data = {
                 CONF_BOARD: user_input[CONF_BOARD],
@@ -226,6 +247,101 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
             },
         )
 
+    async def async_step_remote(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """List the boards whose agents announce themselves over MQTT; add the chosen one."""
+        if user_input is not None and user_input.get(CONF_BOARD_ID) in self._announced:
+            self._announcement = self._announced[user_input[CONF_BOARD_ID]]
+            return await self._async_create_remote(self._announcement)
+        try:
+            announced = await async_announced_boards(self.hass, ANNOUNCE_LISTEN)
+        except HomeAssistantError:
+            return self._user_form(BOARD_REMOTE, "mqtt_not_set_up")
+        configured = self._async_current_ids(include_ignore=False)
+        self._announced = {
+            board_id: announcement
+            for board_id, announcement in sorted(announced.items())
+            if board_id not in configured
+        }
+        if not self._announced:
+            return self._user_form(BOARD_REMOTE, "no_remote_boards")
+        return self.async_show_form(
+            step_id="remote",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_BOARD_ID): SelectSelector(
+                        SelectSelectorConfig(
+                            options=[
+                                SelectOptionDict(
+                                    value=board_id,
+                                    label=f"{_remote_title(announcement)} ({board_id})",
+                                )
+                                for board_id, announcement in self._announced.items()
+                            ],
+                            mode=SelectSelectorMode.LIST,
+                        )
+                    )
+                }
+            ),
+        )
+
+    def _user_form(self, board: str, error: str) -> ConfigFlowResult:
+        """Show the first form again with an error."""
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self._user_schema(board, DEFAULT_UART),
+            errors={"base": error},
+        )
+
+    async def async_step_mqtt(self, discovery_info: MqttServiceInfo) -> ConfigFlowResult:
+        """Offer to add a board whose agent announced itself on the broker."""
+        parsed = wire.parse_topic(discovery_info.topic)
+        try:
+            announcement = wire.decode_announcement(discovery_info.payload)
+        except wire.WireError as err:
+            LOGGER.debug("Ignoring announcement on %s: %s", discovery_info.topic, err)
+            return self.async_abort(reason="invalid_discovery_info")
+        if parsed is None or parsed[0] != announcement.board_id:
+            return self.async_abort(reason="invalid_discovery_info")
+        await self.async_set_unique_id(announcement.board_id)
+        self._abort_if_unique_id_configured()
+        self._announcement = announcement
+        self.context["title_placeholders"] = {"name": _remote_title(announcement)}
+        return await self.async_step_remote_confirm()
+
+    async def async_step_remote_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the discovered board; add it on confirmation."""
+        announcement = self._announcement
+        assert announcement is not None
+        if user_input is not None:
+            return await self._async_create_remote(announcement)
+        self._set_confirm_only()
+        detection = announcement.detection
+        return self.async_show_form(
+            step_id="remote_confirm",
+            description_placeholders={
+                "model": _title(detection),
+                "host": announcement.hostname or "-",
+                "sensors": ", ".join(_GROUP_CHIPS[g] for g in sorted(detection.groups)) or "-",
+                "display": "ST7735 160x80" if detection.has_display else "—",
+                "version": announcement.agent_version,
+            },
+        )
+
+    async def _async_create_remote(self, announcement: wire.Announcement) -> ConfigFlowResult:
+        """Create the entry of a remote board (unique by its board id)."""
+        await self.async_set_unique_id(announcement.board_id, raise_on_progress=False)
+        self._abort_if_unique_id_configured()
+        return self.async_create_entry(
+            title=_remote_title(announcement),
+            data={
+                CONF_BOARD: BOARD_REMOTE,
+                CONF_BOARD_ID: announcement.board_id,
+                CONF_LEGACY_NOTIFY_NAME: allocate_legacy_notify_name(self.hass, None),
+            },
+        )
+
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
@@ -236,6 +352,9 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
         time. An entry that is not running is detected in full.
         """
         entry = self._get_reconfigure_entry()
+        if entry.data.get(CONF_BOARD) == BOARD_REMOTE:
+            # Nothing to change here: the agent's own config file holds its settings.
+            return self.async_abort(reason="remote_not_reconfigurable")
         errors: dict[str, str] = {}
         uart_path = entry.data.get(CONF_UART_PATH, DEFAULT_UART)
         placeholders = {"path": uart_path, "detail": ""}
@@ -244,8 +363,8 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
             data = {**entry.data, CONF_UART_PATH: uart_path}
             placeholders["path"] = uart_path
             error: str | None
-            if entry.state is ConfigEntryState.LOADED:
-                coordinator = entry.runtime_data
+            coordinator = entry.runtime_data if entry.state is ConfigEntryState.LOADED else None
+            if isinstance(coordinator, QiotEnviroCoordinator):
                 probe = await self.hass.async_add_executor_job(
                     _probe_uart, coordinator.board.provider, uart_path
                 )

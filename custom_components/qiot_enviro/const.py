@@ -20,6 +20,9 @@ CONF_UART_PATH: Final = "uart_path"
 # The legacy notify service's name (qiot_lcd, qiot_lcd_2, ...), fixed for the entry's life.
 CONF_LEGACY_NOTIFY_NAME: Final = "legacy_notify_name"
 BOARD_HARDWARE: Final = "hardware"
+# A board on another Pi whose agent publishes over MQTT; the entry holds its board id.
+BOARD_REMOTE: Final = "remote"
+CONF_BOARD_ID: Final = "board_id"
 BOARD_SIMULATED: Final = "simulated"
 BOARD_SIMULATED_ENVIRO: Final = "simulated_enviro"
 # The simulated boards a user can pick: an Enviro+ and a plain Enviro.

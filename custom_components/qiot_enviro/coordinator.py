@@ -4,7 +4,7 @@ import asyncio
 import threading
 from collections import deque
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, override
 
 from homeassistant.config_entries import ConfigEntry
@@ -50,6 +50,7 @@ from .derived import (
 from .enviro.board import Board
 from .enviro.bus import DEFAULT_UART, BusProvider
 from .enviro.emulator.board import EmulatedBoard, create_simulated
+from .enviro.emulator.scenarios import CLEAR, apply_scenario
 from .enviro.errors import BoardError, BoardNotFoundError
 from .enviro.linux import LinuxBusProvider
 from .enviro.models import (
@@ -57,6 +58,7 @@ from .enviro.models import (
     Detection,
     DeviceProbe,
     DeviceStatus,
+    GroupHealth,
     GroupResult,
     SensorGroup,
     Snapshot,
@@ -65,8 +67,9 @@ from .enviro.models import (
 
 if TYPE_CHECKING:
     from .lcd import LcdController
+    from .remote import RemoteLcd
 
-type QiotEnviroConfigEntry = ConfigEntry[QiotEnviroCoordinator]
+type QiotEnviroConfigEntry = ConfigEntry[EnviroCoordinator]
 
 # Groups read over I2C: when all of them fail together the bus itself is gone.
 I2C_GROUPS = (SensorGroup.CLIMATE, SensorGroup.LIGHT, SensorGroup.GAS)
@@ -123,26 +126,37 @@ def baseline_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, A
     )
 
 
-class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
-    """Reads the board once per cycle in one executor job."""
+class EnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
+    """What every board's coordinator does, local or remote.
+
+    Derives compensation, humidity, dew point, gas ratios and the AQI from a board's
+    snapshot, keeps the gas baseline on disk, logs each group's losses and recoveries
+    once, and raises the repairs. How a snapshot arrives is the subclass's business:
+    read in the executor (:class:`QiotEnviroCoordinator`) or pushed over MQTT
+    (:class:`~.remote.RemoteCoordinator`).
+    """
 
     config_entry: QiotEnviroConfigEntry
 
     def __init__(
-        self, hass: HomeAssistant, entry: QiotEnviroConfigEntry, version: str | None = None
+        self,
+        hass: HomeAssistant,
+        entry: QiotEnviroConfigEntry,
+        version: str | None = None,
+        *,
+        update_interval: timedelta | None,
     ) -> None:
-        """Prepare the board of a config entry; nothing is opened yet."""
+        """Prepare the derivations of a config entry; nothing is opened yet."""
         super().__init__(
             hass,
             LOGGER,
             config_entry=entry,
             name=DOMAIN,
-            update_interval=UPDATE_INTERVAL,
+            update_interval=update_interval,
         )
-        self.board, self.simulator = create_board(dict(entry.data))
         self.detection: Detection | None = None
         self.version = version
-        self.lcd: LcdController | None = None
+        self.lcd: LcdController | RemoteLcd | None = None
         options = entry.options
         self.compensation = bool(
             options.get(CONF_TEMPERATURE_COMPENSATION, DEFAULT_TEMPERATURE_COMPENSATION)
@@ -170,17 +184,247 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         self.closed = False
         self.opened_at: datetime | None = None
         self._particulates_ok_at: datetime | None = None
-        self._open_lock = threading.Lock()
-        self._open_done = False
-        self._abandoned = False
 
-    @override
-    async def _async_setup(self) -> None:
-        """Restore the gas baseline, then open the board (in the executor)."""
+    @property
+    def uart_path(self) -> str:
+        """Return the serial port the PMS5003 is read on (as the board reported it)."""
+        probe = self.probes.get(BusDevice.UART)
+        return probe.path if probe is not None else DEFAULT_UART
+
+    def current_detection(self) -> Detection | None:
+        """Return what the board says about itself now (the PMS5003 counts once it sends)."""
+        return self.detection
+
+    def health(self) -> dict[SensorGroup, GroupHealth]:
+        """Return each sensor group's health counters."""
+        return {}
+
+    @property
+    def simulated(self) -> bool:
+        """Tell whether the board is a simulated one (it then takes injected faults)."""
+        return self.detection is not None and self.detection.simulated
+
+    async def async_set_fault(self, scenario: str) -> None:
+        """Inject one fault scenario into a simulated board (``CLEAR`` clears)."""
+        raise NotImplementedError
+
+    async def _async_load_baseline(self) -> None:
+        """Restore the gas baseline from disk, once, before the board is opened."""
         if not self._baseline_loaded:
             if (stored := await self._store.async_load()) is not None:
                 self.baseline = GasBaseline.from_dict(stored, learn_samples=self.learn_samples)
             self._baseline_loaded = True
+
+    def _derive(self, snapshot: Snapshot) -> QiotEnviroData:
+        """Compute compensation, humidity, dew point, gas ratios and AQI."""
+        cpu = None
+        if snapshot.cpu_temperature is not None:
+            cpu = self._cpu.add(snapshot.cpu_temperature)
+        temperature = humidity = dew = None
+        if snapshot.climate is not None and (climate := snapshot.climate.value) is not None:
+            temperature = climate.temperature
+            if self.compensation and cpu is not None:
+                temperature = compensate_temperature(climate.temperature, cpu, self.factor)
+            humidity = corrected_humidity(climate.temperature, climate.humidity, temperature)
+            dew = dew_point(climate.temperature, climate.humidity)
+        ratios: dict[str, float | None] = dict.fromkeys(GASES)
+        if snapshot.gas is not None and (gas := snapshot.gas.value) is not None:
+            if self.baseline_tracking or self.baseline.learning:
+                was_learning = self.baseline.learning
+                if self.baseline.add(gas.oxidising, gas.reducing, gas.nh3):
+                    self._baseline_changed(urgent=was_learning and not self.baseline.learning)
+            ratios = {
+                "oxidising": self.baseline.ratio("oxidising", gas.oxidising),
+                "reducing": self.baseline.ratio("reducing", gas.reducing),
+                "nh3": self.baseline.ratio("nh3", gas.nh3),
+            }
+        aqi = category = None
+        if (
+            snapshot.particulates is not None
+            and (particulates := snapshot.particulates.value) is not None
+        ):
+            aqi = air_quality_index(particulates.pm2_5, particulates.pm10)
+            category = air_quality_category(aqi)
+        return QiotEnviroData(
+            snapshot=snapshot,
+            temperature=temperature,
+            humidity=humidity,
+            dew_point=dew,
+            cpu_temperature=cpu,
+            gas_ratios=ratios,
+            air_quality_index=aqi,
+            air_quality_category=category,
+        )
+
+    def _log_transitions(self, snapshot: Snapshot) -> None:
+        """Log once when a sensor group stops answering and once when it is back."""
+        for group in SensorGroup:
+            result: GroupResult[Any] | None = getattr(snapshot, group.value)
+            if result is None:
+                continue
+            if result.warming_up:
+                # An expected warm-up after a start is neither a loss nor a recovery.
+                continue
+            was_ok = self._group_ok.get(group, True)
+            if was_ok and not result.ok:
+                LOGGER.warning("The %s sensors are unavailable: %s", group.value, result.error)
+            elif not was_ok and result.ok:
+                LOGGER.info("The %s sensors are back", group.value)
+            self._group_ok[group] = result.ok
+
+    def _set_issue(
+        self, suffix: str, translation_key: str, placeholders: dict[str, str] | None
+    ) -> None:
+        """Raise this entry's repair ``suffix`` (with placeholders), or clear it (None)."""
+        issue_id = f"{self.config_entry.entry_id}_{suffix}"
+        if placeholders is None:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=translation_key,
+            translation_placeholders=placeholders,
+        )
+
+    def _update_bus_issues(self) -> None:
+        """Raise or clear one repair per bus device and one for a serial console."""
+        for device in BusDevice:
+            probe = self.probes.get(device)
+            status = probe.status if probe is not None else DeviceStatus.OK
+            for kind, active in (
+                ("missing", status in _MISSING),
+                ("inaccessible", status not in _MISSING and status is not DeviceStatus.OK),
+            ):
+                placeholders = None
+                if active and probe is not None:
+                    placeholders = {"path": probe.path, "detail": probe.detail or status.value}
+                self._set_issue(f"{device.value}_{kind}", f"{device.value}_{kind}", placeholders)
+        self._set_issue(
+            "serial_console",
+            "serial_console",
+            {"path": self.uart_path} if self.serial_console else None,
+        )
+
+    def _update_particulate_issue(self, snapshot: Snapshot) -> None:
+        """Raise a repair when particulate data has been stale for several minutes."""
+        result = snapshot.particulates
+        if result is None or result.warming_up:
+            return
+        now = dt_util.utcnow()
+        if result.ok:
+            self._particulates_ok_at = now
+            self._set_issue("particulates_stale", "particulates_stale", None)
+            return
+        since = self._particulates_ok_at or self.opened_at or now
+        if now - since > PARTICULATES_STALE_AFTER:
+            self._set_issue(
+                "particulates_stale",
+                "particulates_stale",
+                {
+                    "minutes": str(int(PARTICULATES_STALE_AFTER.total_seconds() // 60)),
+                    "error": result.error or "",
+                },
+            )
+
+    def _baseline_changed(self, *, urgent: bool) -> None:
+        """Write a changed baseline: at once when learning ends, else within minutes.
+
+        ``Store.async_delay_save`` restarts its delay on every call, so calling it each
+        cycle would never write; it is called once and the write clears the flag, so
+        at most ``STORAGE_SAVE_INTERVAL`` of learning or tracking is lost in a power cut.
+        """
+        self._baseline_dirty = True
+        if urgent:
+            self.hass.async_create_task(self._async_save_baseline(), eager_start=True)
+            return
+        if not self._save_scheduled:
+            self._save_scheduled = True
+            self._store.async_delay_save(
+                self._baseline_to_write, STORAGE_SAVE_INTERVAL.total_seconds()
+            )
+
+    @callback
+    def _baseline_to_write(self) -> dict[str, Any]:
+        """Return the baseline for a delayed write (called by the store when it writes)."""
+        self._save_scheduled = False
+        self._baseline_dirty = False
+        return self.baseline.as_dict()
+
+    async def _async_save_baseline(self) -> None:
+        """Write the baseline now (this also cancels a pending delayed write)."""
+        self._save_scheduled = False
+        self._baseline_dirty = False
+        await self._store.async_save(self.baseline.as_dict())
+
+    async def async_reset_baseline(self) -> None:
+        """Forget the learned gas baseline and learn it again from now."""
+        self.baseline.reset()
+        await self._async_save_baseline()
+        if self.data is not None:
+            # The ratios are unknown again until the new baseline is learned.
+            self.async_set_updated_data(replace(self.data, gas_ratios=dict.fromkeys(GASES)))
+
+    async def async_close(self) -> None:
+        """Save a changed baseline; subclasses then release the board."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._baseline_loaded and self._baseline_dirty:
+            await self._async_save_baseline()
+
+
+class QiotEnviroCoordinator(EnviroCoordinator):
+    """A board on this Pi's buses, read once per cycle in one executor job."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: QiotEnviroConfigEntry, version: str | None = None
+    ) -> None:
+        """Prepare the board of a config entry; nothing is opened yet."""
+        super().__init__(hass, entry, version, update_interval=UPDATE_INTERVAL)
+        self.board, self.simulator = create_board(dict(entry.data))
+        self._open_lock = threading.Lock()
+        self._open_done = False
+        self._abandoned = False
+
+    @property
+    @override
+    def uart_path(self) -> str:
+        """Return the serial port the PMS5003 is read on."""
+        return self.board.uart_path
+
+    @override
+    def current_detection(self) -> Detection | None:
+        """Return the board's live detection (the PMS5003 counts once it sends)."""
+        return self.board.detection or self.detection
+
+    @override
+    def health(self) -> dict[SensorGroup, GroupHealth]:
+        """Return each sensor group's health counters, from the board."""
+        return self.board.health()
+
+    @property
+    @override
+    def simulated(self) -> bool:
+        """Tell whether this is the simulated board."""
+        return self.simulator is not None
+
+    @override
+    async def async_set_fault(self, scenario: str) -> None:
+        """Clear the previous fault and inject ``scenario`` (``CLEAR`` only clears)."""
+        simulator = self.simulator
+        assert simulator is not None
+        apply_scenario(simulator.faults, CLEAR)
+        if scenario != CLEAR:
+            apply_scenario(simulator.faults, scenario)
+
+    @override
+    async def _async_setup(self) -> None:
+        """Restore the gas baseline, then open the board (in the executor)."""
+        await self._async_load_baseline()
         try:
             self.detection = await self.hass.async_add_executor_job(self._open_board)
         except asyncio.CancelledError:
@@ -260,63 +504,6 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         uart = self.board.uart_path
         return snapshot, provider.probe(uart), provider.serial_console_on(uart)
 
-    def _derive(self, snapshot: Snapshot) -> QiotEnviroData:
-        """Compute compensation, humidity, dew point, gas ratios and AQI."""
-        cpu = None
-        if snapshot.cpu_temperature is not None:
-            cpu = self._cpu.add(snapshot.cpu_temperature)
-        temperature = humidity = dew = None
-        if snapshot.climate is not None and (climate := snapshot.climate.value) is not None:
-            temperature = climate.temperature
-            if self.compensation and cpu is not None:
-                temperature = compensate_temperature(climate.temperature, cpu, self.factor)
-            humidity = corrected_humidity(climate.temperature, climate.humidity, temperature)
-            dew = dew_point(climate.temperature, climate.humidity)
-        ratios: dict[str, float | None] = dict.fromkeys(GASES)
-        if snapshot.gas is not None and (gas := snapshot.gas.value) is not None:
-            if self.baseline_tracking or self.baseline.learning:
-                was_learning = self.baseline.learning
-                if self.baseline.add(gas.oxidising, gas.reducing, gas.nh3):
-                    self._baseline_changed(urgent=was_learning and not self.baseline.learning)
-            ratios = {
-                "oxidising": self.baseline.ratio("oxidising", gas.oxidising),
-                "reducing": self.baseline.ratio("reducing", gas.reducing),
-                "nh3": self.baseline.ratio("nh3", gas.nh3),
-            }
-        aqi = category = None
-        if (
-            snapshot.particulates is not None
-            and (particulates := snapshot.particulates.value) is not None
-        ):
-            aqi = air_quality_index(particulates.pm2_5, particulates.pm10)
-            category = air_quality_category(aqi)
-        return QiotEnviroData(
-            snapshot=snapshot,
-            temperature=temperature,
-            humidity=humidity,
-            dew_point=dew,
-            cpu_temperature=cpu,
-            gas_ratios=ratios,
-            air_quality_index=aqi,
-            air_quality_category=category,
-        )
-
-    def _log_transitions(self, snapshot: Snapshot) -> None:
-        """Log once when a sensor group stops answering and once when it is back."""
-        for group in SensorGroup:
-            result: GroupResult[Any] | None = getattr(snapshot, group.value)
-            if result is None:
-                continue
-            if result.warming_up:
-                # An expected warm-up after a start is neither a loss nor a recovery.
-                continue
-            was_ok = self._group_ok.get(group, True)
-            if was_ok and not result.ok:
-                LOGGER.warning("The %s sensors are unavailable: %s", group.value, result.error)
-            elif not was_ok and result.ok:
-                LOGGER.info("The %s sensors are back", group.value)
-            self._group_ok[group] = result.ok
-
     def _apply_probes(self, probes: list[DeviceProbe], console: bool | None) -> None:
         """Refresh the repairs; reload when a missing bus device has appeared."""
         appeared = [
@@ -333,107 +520,10 @@ class QiotEnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
             LOGGER.info("Bus devices became reachable (%s): reloading", ", ".join(appeared))
             self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
 
-    def _set_issue(
-        self, suffix: str, translation_key: str, placeholders: dict[str, str] | None
-    ) -> None:
-        """Raise this entry's repair ``suffix`` (with placeholders), or clear it (None)."""
-        issue_id = f"{self.config_entry.entry_id}_{suffix}"
-        if placeholders is None:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-            return
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=translation_key,
-            translation_placeholders=placeholders,
-        )
-
-    def _update_bus_issues(self) -> None:
-        """Raise or clear one repair per bus device and one for a serial console."""
-        for device in BusDevice:
-            probe = self.probes.get(device)
-            status = probe.status if probe is not None else DeviceStatus.OK
-            for kind, active in (
-                ("missing", status in _MISSING),
-                ("inaccessible", status not in _MISSING and status is not DeviceStatus.OK),
-            ):
-                placeholders = None
-                if active and probe is not None:
-                    placeholders = {"path": probe.path, "detail": probe.detail or status.value}
-                self._set_issue(f"{device.value}_{kind}", f"{device.value}_{kind}", placeholders)
-        self._set_issue(
-            "serial_console",
-            "serial_console",
-            {"path": self.board.uart_path} if self.serial_console else None,
-        )
-
-    def _update_particulate_issue(self, snapshot: Snapshot) -> None:
-        """Raise a repair when particulate data has been stale for several minutes."""
-        result = snapshot.particulates
-        if result is None or result.warming_up:
-            return
-        now = dt_util.utcnow()
-        if result.ok:
-            self._particulates_ok_at = now
-            self._set_issue("particulates_stale", "particulates_stale", None)
-            return
-        since = self._particulates_ok_at or self.opened_at or now
-        if now - since > PARTICULATES_STALE_AFTER:
-            self._set_issue(
-                "particulates_stale",
-                "particulates_stale",
-                {
-                    "minutes": str(int(PARTICULATES_STALE_AFTER.total_seconds() // 60)),
-                    "error": result.error or "",
-                },
-            )
-
-    def _baseline_changed(self, *, urgent: bool) -> None:
-        """Write a changed baseline: at once when learning ends, else within minutes.
-
-        ``Store.async_delay_save`` restarts its delay on every call, so calling it each
-        cycle would never write; it is called once and the write clears the flag, so
-        at most ``STORAGE_SAVE_INTERVAL`` of learning or tracking is lost in a power cut.
-        """
-        self._baseline_dirty = True
-        if urgent:
-            self.hass.async_create_task(self._async_save_baseline(), eager_start=True)
-            return
-        if not self._save_scheduled:
-            self._save_scheduled = True
-            self._store.async_delay_save(
-                self._baseline_to_write, STORAGE_SAVE_INTERVAL.total_seconds()
-            )
-
-    @callback
-    def _baseline_to_write(self) -> dict[str, Any]:
-        """Return the baseline for a delayed write (called by the store when it writes)."""
-        self._save_scheduled = False
-        self._baseline_dirty = False
-        return self.baseline.as_dict()
-
-    async def _async_save_baseline(self) -> None:
-        """Write the baseline now (this also cancels a pending delayed write)."""
-        self._save_scheduled = False
-        self._baseline_dirty = False
-        await self._store.async_save(self.baseline.as_dict())
-
-    async def async_reset_baseline(self) -> None:
-        """Forget the learned gas baseline and learn it again from now."""
-        self.baseline.reset()
-        await self._async_save_baseline()
-        if self.data is not None:
-            # The ratios are unknown again until the new baseline is learned.
-            self.async_set_updated_data(replace(self.data, gas_ratios=dict.fromkeys(GASES)))
-
+    @override
     async def async_close(self) -> None:
         """Save a changed baseline and release every hardware resource (in the executor)."""
         if self.closed:
             return
-        self.closed = True
-        if self._baseline_loaded and self._baseline_dirty:
-            await self._async_save_baseline()
+        await super().async_close()
         await self.hass.async_add_executor_job(self.board.close)

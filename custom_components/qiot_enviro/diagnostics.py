@@ -18,7 +18,7 @@ async def async_get_config_entry_diagnostics(
     """Return diagnostics for a config entry."""
     coordinator = entry.runtime_data
     # The board's own detection is kept up to date (the PMS5003 counts once it sends).
-    detection = coordinator.board.detection or coordinator.detection
+    detection = coordinator.current_detection()
     data = coordinator.data
     return {
         "entry": async_redact_data(
@@ -51,7 +51,7 @@ async def async_get_config_entry_diagnostics(
                 **asdict(health),
                 "last_good": health.last_good.isoformat() if health.last_good else None,
             }
-            for group, health in coordinator.board.health().items()
+            for group, health in coordinator.health().items()
         },
         "cycles": {
             "last_durations_ms": [round(d * 1000, 2) for d in coordinator.cycle_durations],

@@ -7,13 +7,13 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, MANUFACTURER
-from .coordinator import QiotEnviroCoordinator
+from .coordinator import EnviroCoordinator
 from .enviro.models import Variant
 
 MODELS = {Variant.ENVIRO: "Enviro", Variant.ENVIRO_PLUS: "Enviro+"}
 
 
-def device_info(coordinator: QiotEnviroCoordinator) -> DeviceInfo:
+def device_info(coordinator: EnviroCoordinator) -> DeviceInfo:
     """Describe the board as a device; the simulated board says so in its name.
 
     The board runs no software of its own, so the device has no ``sw_version`` (the
@@ -32,12 +32,12 @@ def device_info(coordinator: QiotEnviroCoordinator) -> DeviceInfo:
     )
 
 
-class QiotEnviroEntity(CoordinatorEntity[QiotEnviroCoordinator]):
+class QiotEnviroEntity(CoordinatorEntity[EnviroCoordinator]):
     """An entity of the board's device."""
 
     _attr_has_entity_name = True
 
-    def __init__(self, coordinator: QiotEnviroCoordinator, description: EntityDescription) -> None:
+    def __init__(self, coordinator: EnviroCoordinator, description: EntityDescription) -> None:
         """Attach the entity to the board's device with a stable unique id."""
         super().__init__(coordinator)
         self.entity_description = description

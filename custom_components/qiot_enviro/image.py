@@ -7,7 +7,7 @@ from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import QiotEnviroConfigEntry, QiotEnviroCoordinator
+from .coordinator import EnviroCoordinator, QiotEnviroConfigEntry
 from .entity import QiotEnviroEntity, QiotEnviroLcdEntity
 
 PARALLEL_UPDATES = 0
@@ -30,7 +30,7 @@ class QiotEnviroLcdImage(QiotEnviroLcdEntity, ImageEntity):
 
     _attr_content_type = "image/png"
 
-    def __init__(self, hass: HomeAssistant, coordinator: QiotEnviroCoordinator) -> None:
+    def __init__(self, hass: HomeAssistant, coordinator: EnviroCoordinator) -> None:
         """Create the preview."""
         QiotEnviroEntity.__init__(self, coordinator, PREVIEW)
         ImageEntity.__init__(self, hass)

@@ -1,11 +1,11 @@
-"""The LCD of one board: messages, the startup and idle screens, the tap, the preview.
+"""The LCD of one board in Home Assistant: action input, and the LCD's state machine on HA's clock.
 
-Every action only records what the screen should show and hands a render job to the
-display worker, which renders and sends frames in its own thread (newest wins), so a
-call costs the event loop microseconds and a burst of calls cannot interleave frames.
-Backlight changes go through the same worker, in order with the frames. Timers
-(message duration, idle rotation, the clock) run on the event loop, so they follow
-Home Assistant's clock.
+What the LCD shows and when (messages and their duration, the startup screen, the idle
+screens, the tap, the backlight, the preview) is the board side's
+:class:`~.display.controller.DisplayController`, the same one the remote agent runs.
+This module validates what actions and notifications ask for (raising translated
+errors) and runs the controller on Home Assistant's timers and event loop, so that it
+follows Home Assistant's clock (and tests that move it).
 
 The backlight is the user's choice: frames never switch it. A message (an action or a
 notification) switches it on, so that it can be read; the "off" idle screen switches
@@ -17,17 +17,12 @@ shows within a frame time; the idle screens' own refreshes (rotating readings ev
 keeps the recorder from storing a row every 5 s.
 """
 
-import io
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import datetime
 
 from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.event import async_call_later, async_track_time_change
 from homeassistant.util import dt as dt_util
-from PIL import Image
 
 from .const import (
     CONF_IDLE_SCREEN,
@@ -37,51 +32,39 @@ from .const import (
     DEFAULT_STARTUP_MESSAGE,
     DEFAULT_TAP_THRESHOLD,
     DOMAIN,
-    IDLE_CLOCK,
-    IDLE_OFF,
-    IDLE_READINGS,
-    LOGGER,
     MAX_MESSAGE_LENGTH,
 )
 from .coordinator import QiotEnviroCoordinator
-from .display.layout import MAX_SIZE, MIN_SIZE, sanitize
-from .display.screens import (
-    READINGS_PAGES,
-    Readings,
-    render_clock,
-    render_message,
-    render_off,
-    render_readings,
-    render_startup,
+from .display.controller import (
+    BLACK,
+    IDLE_ROTATE_SECONDS,
+    PREVIEW_IDLE_INTERVAL,
+    STARTUP_SECONDS,
+    WHITE,
+    Action,
+    Cancel,
+    Color,
+    DisplayController,
+    Message,
+    encode_png,
 )
+from .display.layout import MAX_SIZE, MIN_SIZE, sanitize
+from .display.screens import Readings
 from .display.worker import DisplayWorker
-from .enviro.errors import BoardError
 from .enviro.models import SensorGroup
-from .enviro.proximity import ProximityWatcher
 
-type Color = tuple[int, int, int]
-
-STARTUP_SECONDS = 5.0
-IDLE_ROTATE_SECONDS = 5.0
-# The idle screens' own refreshes reach the preview entity at most this often (288 a
-# day); anything a user did shows at once.
-PREVIEW_IDLE_INTERVAL = timedelta(minutes=5)
-# Image.info key telling the preview whether a frame shows something a user did.
-_URGENT = "qiot_urgent"
-WHITE: Color = (255, 255, 255)
-BLACK: Color = (0, 0, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A message to show: validated text and how to show it."""
-
-    text: str
-    title: str | None = None
-    duration: float | None = None  # seconds; None = until dismissed
-    color: Color = WHITE
-    background: Color = BLACK
-    size: int | None = None  # pixels; None = automatic
+__all__ = [
+    "BLACK",
+    "IDLE_ROTATE_SECONDS",
+    "PREVIEW_IDLE_INTERVAL",
+    "STARTUP_SECONDS",
+    "WHITE",
+    "Color",
+    "LcdController",
+    "Message",
+    "encode_png",
+    "validate_message",
+]
 
 
 def validate_message(
@@ -158,72 +141,139 @@ def _invalid(field: str, key: str, **placeholders: str) -> ServiceValidationErro
     )
 
 
-def encode_png(image: Image.Image) -> bytes:
-    """Encode a picture as PNG (in the display worker's thread)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False, compress_level=1)
-    return buffer.getvalue()
+class HassScheduler:
+    """The display controller's clock and thread: Home Assistant's timers and event loop."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Schedule on ``hass``."""
+        self._hass = hass
+
+    def now(self) -> datetime:
+        """Return Home Assistant's local time."""
+        return dt_util.now()
+
+    def call_later(self, delay: float, action: Action) -> Cancel:
+        """Run ``action`` after ``delay`` seconds of Home Assistant's clock."""
+
+        @callback
+        def fire(_now: datetime) -> None:
+            action()
+
+        return async_call_later(self._hass, delay, HassJob(fire, cancel_on_shutdown=True))
+
+    def every_minute(self, action: Action) -> Cancel:
+        """Run ``action`` at second 0 of every minute."""
+
+        @callback
+        def fire(_now: datetime) -> None:
+            action()
+
+        return async_track_time_change(self._hass, fire, second=0)
+
+    def call_soon_threadsafe(self, action: Action) -> None:
+        """Hand ``action`` to the event loop from any thread."""
+        self._hass.loop.call_soon_threadsafe(action)
 
 
 class LcdController:
-    """Owns one board's LCD."""
+    """Owns one board's LCD: the display controller on Home Assistant's clock."""
 
     def __init__(self, hass: HomeAssistant, coordinator: QiotEnviroCoordinator) -> None:
         """Prepare the LCD; nothing is shown until :meth:`async_start`."""
         self.hass = hass
         self.coordinator = coordinator
         options = coordinator.config_entry.options
-        self.idle_mode: str = options.get(CONF_IDLE_SCREEN, DEFAULT_IDLE_SCREEN)
-        self.startup_message = bool(options.get(CONF_STARTUP_MESSAGE, DEFAULT_STARTUP_MESSAGE))
-        self.tap_threshold = int(options.get(CONF_TAP_THRESHOLD, DEFAULT_TAP_THRESHOLD))
         board = coordinator.board
-        self.worker = DisplayWorker(
-            board.show_image, on_frame=self._on_frame, backlight=board.set_backlight
+        detection = board.detection
+        # Taps need the light and proximity sensor.
+        has_light = detection is not None and SensorGroup.LIGHT in detection.groups
+        simulator = coordinator.simulator
+        self.display = DisplayController(
+            board.show_image,
+            board.set_backlight,
+            HassScheduler(hass),
+            readings=self._readings,
+            read_proximity=board.read_proximity if has_light else None,
+            # What the emulated controller rebuilt from the SPI bytes.
+            panel_picture=simulator.lcd.picture if simulator is not None else None,
+            idle_screen=options.get(CONF_IDLE_SCREEN, DEFAULT_IDLE_SCREEN),
+            startup_message=bool(options.get(CONF_STARTUP_MESSAGE, DEFAULT_STARTUP_MESSAGE)),
+            tap_threshold=int(options.get(CONF_TAP_THRESHOLD, DEFAULT_TAP_THRESHOLD)),
+            version=coordinator.version or "",
         )
-        self.message: Message | None = None
-        self.backlight = True
-        self.stopped = False
-        self.idle_page = 0
-        self.preview: bytes | None = None
-        self.preview_updated: datetime | None = None
-        self._preview_listeners: list[Callable[[], None]] = []
-        self._tap_listeners: list[Callable[[], None]] = []
-        self._backlight_listeners: list[Callable[[], None]] = []
-        self._message_timer: CALLBACK_TYPE | None = None
-        self._idle_timer: CALLBACK_TYPE | None = None
-        self._unsubs: list[CALLBACK_TYPE] = []
-        self._watcher: ProximityWatcher | None = None
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def worker(self) -> DisplayWorker:
+        """Return the thread that renders and sends the frames."""
+        return self.display.worker
+
+    @property
+    def idle_mode(self) -> str:
+        """Return the idle screen chosen in the options."""
+        return self.display.idle_mode
+
+    @property
+    def startup_message(self) -> bool:
+        """Tell whether the startup screen shows first."""
+        return self.display.startup_message
+
+    @property
+    def tap_threshold(self) -> int:
+        """Return the proximity count above which a hand counts as a tap."""
+        return self.display.tap_threshold
+
+    @property
+    def available(self) -> bool:
+        """Tell whether the LCD takes frames (its last frame or backlight change worked)."""
+        return self.display.available
+
+    @property
+    def backlight(self) -> bool:
+        """Return the backlight level the user (or a message, or the idle screen) chose."""
+        return self.display.backlight
+
+    @property
+    def message(self) -> Message | None:
+        """Return the message on show, None when idle."""
+        return self.display.message
+
+    @property
+    def stopped(self) -> bool:
+        """Tell whether the LCD was stopped."""
+        return self.display.stopped
+
+    @property
+    def idle_page(self) -> int:
+        """Return the readings page shown (or shown next)."""
+        return self.display.idle_page
+
+    @property
+    def preview(self) -> bytes | None:
+        """Return the PNG of the picture on the LCD, None before the first frame."""
+        return self.display.preview
+
+    @property
+    def preview_updated(self) -> datetime | None:
+        """Return when the preview listeners were last told (UTC)."""
+        return self.display.preview_updated
+
+    @property
+    def _message_timer(self) -> Cancel | None:
+        """Return what cancels the pending end of the message (tests look at it)."""
+        return self.display.message_timer
+
+    @property
+    def _idle_timer(self) -> Cancel | None:
+        """Return what cancels the pending page turn (tests look at it)."""
+        return self.display.idle_timer
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def async_start(self) -> None:
         """Show the startup (or idle) screen and start watching for taps."""
-        self.worker.set_backlight(self.backlight)
-        self._unsubs.append(async_track_time_change(self.hass, self._on_minute, second=0))
-        if self.coordinator.board.detection is not None and self._has_light_sensor():
-            self._watcher = ProximityWatcher(
-                self.coordinator.board.read_proximity,
-                self._tap_from_thread,
-                threshold=self.tap_threshold,
-            )
-            self._watcher.start()
-        if self.startup_message:
-            version = self.coordinator.version or ""
-            self._submit(partial(render_startup, version), urgent=True)
-            self._message_timer = async_call_later(
-                self.hass, STARTUP_SECONDS, HassJob(self._end_message, cancel_on_shutdown=True)
-            )
-        else:
-            self._show_idle()
-
-    def _has_light_sensor(self) -> bool:
-        detection = self.coordinator.board.detection
-        return detection is not None and SensorGroup.LIGHT in detection.groups
-
-    @property
-    def available(self) -> bool:
-        """Tell whether the LCD takes frames (its last frame or backlight change worked)."""
-        return not self.stopped and self.worker.running and self.worker.healthy
+        self.display.start()
 
     async def async_stop(self) -> None:
         """Stop timers and the tap watcher, turn the LCD off, and stop the worker.
@@ -231,177 +281,55 @@ class LcdController:
         Nothing of the LCD runs afterwards: a tap or a timer that was already on its
         way to the event loop finds the controller stopped and does nothing.
         """
-        if self.stopped:
+        if self.display.stopped:
             return
-        self.stopped = True
-        for unsub in self._unsubs:
-            unsub()
-        self._unsubs.clear()
-        self._cancel_message_timer()
-        self._cancel_idle_timer()
-        watcher, self._watcher = self._watcher, None
-        self.worker.submit(render_off)
-        self.worker.set_backlight(False)
-        await self.hass.async_add_executor_job(self._stop_blocking, watcher)
-
-    def _stop_blocking(self, watcher: ProximityWatcher | None) -> None:
-        """Join the threads; make sure the backlight is off (executor)."""
-        if watcher is not None:
-            watcher.stop()
-        self.worker.flush(timeout=5.0)
-        if self.worker.stop() and self.worker.backlight is False:
-            return
-        # The worker hung or could not switch it: try once more directly.
-        try:
-            self.coordinator.board.set_backlight(False)
-        except BoardError as err:  # the board may be gone already; unload must finish
-            LOGGER.debug("Could not switch the LCD backlight off: %s", err)
+        self.display.stop()
+        await self.hass.async_add_executor_job(self.display.close)
 
     # -- actions ---------------------------------------------------------------------
 
     @callback
     def show(self, message: Message) -> None:
         """Show a message now (newest wins), with the backlight on; it ends after its duration."""
-        if self.stopped:
-            return
-        self.message = message
-        self._cancel_message_timer()
-        self._cancel_idle_timer()
-        self._submit(
-            partial(
-                render_message,
-                message.text,
-                title=message.title,
-                fg=message.color,
-                bg=message.background,
-                size=message.size,
-            ),
-            urgent=True,
-        )
-        self.set_backlight(True)
-        if message.duration:
-            self._message_timer = async_call_later(
-                self.hass,
-                message.duration,
-                HassJob(self._end_message, cancel_on_shutdown=True),
-            )
+        self.display.show(message)
 
     @callback
     def dismiss(self) -> None:
         """End the current message and go back to the idle screen."""
-        if self.stopped:
-            return
-        self.message = None
-        self._cancel_message_timer()
-        self._show_idle(urgent=True)
+        self.display.dismiss()
 
     @callback
     def tap(self) -> None:
         """Dismiss the message, or move to the next idle screen; tell listeners."""
-        if self.stopped:
-            return
-        if self.message is not None or self._message_timer is not None:
-            self.dismiss()
-        elif self.idle_mode == IDLE_READINGS:
-            self.idle_page = (self.idle_page + 1) % READINGS_PAGES
-            self._show_idle(urgent=True)
-        for listener in list(self._tap_listeners):
-            listener()
+        self.display.tap()
 
     @callback
     def set_backlight(self, on: bool) -> None:
         """Switch the backlight (through the worker, after the frames asked for before)."""
-        if self.stopped:
-            return
-        changed = on != self.backlight
-        self.backlight = on
-        self.worker.set_backlight(on)
-        if changed:
-            for listener in list(self._backlight_listeners):
-                listener()
+        self.display.set_backlight(on)
+
+    def _tap_from_thread(self) -> None:
+        """Hand a tap seen by another thread to the event loop."""
+        self.display.tap_from_thread()
 
     # -- listeners -------------------------------------------------------------------
 
     @callback
-    def add_preview_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
+    def add_preview_listener(self, listener: Action) -> CALLBACK_TYPE:
         """Call listener when the picture on the LCD changes."""
-        return self._add(self._preview_listeners, listener)
+        return self.display.add_preview_listener(listener)
 
     @callback
-    def add_tap_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
+    def add_tap_listener(self, listener: Action) -> CALLBACK_TYPE:
         """Call listener on each tap."""
-        return self._add(self._tap_listeners, listener)
+        return self.display.add_tap_listener(listener)
 
     @callback
-    def add_backlight_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
+    def add_backlight_listener(self, listener: Action) -> CALLBACK_TYPE:
         """Call listener when the backlight is switched."""
-        return self._add(self._backlight_listeners, listener)
-
-    @staticmethod
-    def _add(listeners: list[Callable[[], None]], listener: Callable[[], None]) -> CALLBACK_TYPE:
-        listeners.append(listener)
-
-        def remove() -> None:
-            if listener in listeners:
-                listeners.remove(listener)
-
-        return remove
+        return self.display.add_backlight_listener(listener)
 
     # -- internals -------------------------------------------------------------------
-
-    def _submit(self, render: Callable[[], Image.Image], *, urgent: bool) -> None:
-        """Queue a frame; ``urgent`` frames (what a user did) reach the preview at once."""
-
-        def tagged() -> Image.Image:
-            image = render()
-            image.info[_URGENT] = urgent
-            return image
-
-        self.worker.submit(tagged)
-
-    @callback
-    def _end_message(self, _now: datetime) -> None:
-        """End a message (or the startup screen) whose time is up."""
-        self._message_timer = None
-        if self.stopped:
-            return
-        self.message = None
-        self._show_idle(urgent=True)
-
-    @callback
-    def _show_idle(self, *, urgent: bool = False) -> None:
-        """Show the idle screen chosen in the options.
-
-        ``urgent``: the screen just went idle (a message ended), rather than the idle
-        screen refreshing itself.
-        """
-        self._cancel_idle_timer()
-        if self.stopped:
-            return
-        if self.idle_mode == IDLE_OFF:
-            self._submit(render_off, urgent=True)
-            self.set_backlight(False)
-            return
-        if self.idle_mode == IDLE_CLOCK:
-            self._submit(partial(render_clock, dt_util.now()), urgent=urgent)
-            return
-        self._submit(partial(render_readings, self.idle_page, self._readings()), urgent=urgent)
-        self._idle_timer = async_call_later(
-            self.hass, IDLE_ROTATE_SECONDS, HassJob(self._rotate, cancel_on_shutdown=True)
-        )
-
-    @callback
-    def _rotate(self, _now: datetime) -> None:
-        """Move to the next readings page."""
-        self._idle_timer = None
-        self.idle_page = (self.idle_page + 1) % READINGS_PAGES
-        self._show_idle()
-
-    @callback
-    def _on_minute(self, _now: datetime) -> None:
-        """Redraw the clock each minute."""
-        if self.message is None and self._message_timer is None and self.idle_mode == IDLE_CLOCK:
-            self._show_idle()
 
     def _readings(self) -> Readings:
         """Return the values the readings pages show."""
@@ -415,47 +343,3 @@ class LcdController:
             aqi=data.air_quality_index,
             aqi_category=data.air_quality_category.value if data.air_quality_category else None,
         )
-
-    def _cancel_message_timer(self) -> None:
-        if self._message_timer is not None:
-            self._message_timer()
-            self._message_timer = None
-
-    def _cancel_idle_timer(self) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer()
-            self._idle_timer = None
-
-    def _tap_from_thread(self) -> None:
-        """Hand a tap seen by the proximity watcher's thread to the event loop."""
-        self.hass.loop.call_soon_threadsafe(self.tap)
-
-    def _on_frame(self, image: Image.Image | None) -> None:
-        """Refresh the preview picture after a frame or backlight change (worker thread)."""
-        simulator = self.coordinator.simulator
-        if simulator is not None:
-            # What the emulated controller rebuilt from the SPI bytes.
-            picture = simulator.lcd.picture()
-        elif self.worker.backlight is False:
-            picture = render_off()
-        else:
-            # A frame just sent, or (after a backlight change) the last one.
-            picture = image if image is not None else self.worker.last_image or render_off()
-        # A backlight change (no image) is something a user did.
-        urgent = image is None or bool(image.info.get(_URGENT, True))
-        png = encode_png(picture)
-        self.hass.loop.call_soon_threadsafe(self._set_preview, png, urgent)
-
-    @callback
-    def _set_preview(self, png: bytes, urgent: bool) -> None:
-        """Keep the newest picture; tell the preview entity now or within minutes."""
-        if png == self.preview:
-            return
-        self.preview = png
-        now = dt_util.utcnow()
-        last = self.preview_updated
-        if not urgent and last is not None and now - last < PREVIEW_IDLE_INTERVAL:
-            return
-        self.preview_updated = now
-        for listener in list(self._preview_listeners):
-            listener()

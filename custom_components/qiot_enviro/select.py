@@ -7,9 +7,9 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import QiotEnviroConfigEntry, QiotEnviroCoordinator
+from .coordinator import EnviroCoordinator, QiotEnviroConfigEntry
 from .entity import QiotEnviroEntity
-from .enviro.emulator.scenarios import CLEAR, FAULT_SCENARIOS, apply_scenario
+from .enviro.emulator.scenarios import CLEAR, FAULT_SCENARIOS
 
 PARALLEL_UPDATES = 0
 
@@ -28,8 +28,8 @@ async def async_setup_entry(
     entry: QiotEnviroConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the fault selector to a simulated board; real hardware gets nothing."""
-    if entry.runtime_data.simulator is not None:
+    """Add the fault selector to a simulated board (local or remote); real hardware gets nothing."""
+    if entry.runtime_data.simulated:
         async_add_entities([QiotEnviroSimulatedFault(entry.runtime_data, SIMULATED_FAULT)])
 
 
@@ -40,7 +40,7 @@ class QiotEnviroSimulatedFault(QiotEnviroEntity, SelectEntity):
     """
 
     def __init__(
-        self, coordinator: QiotEnviroCoordinator, description: SelectEntityDescription
+        self, coordinator: EnviroCoordinator, description: SelectEntityDescription
     ) -> None:
         """Start without a fault (a new simulated board has none)."""
         super().__init__(coordinator, description)
@@ -55,10 +55,6 @@ class QiotEnviroSimulatedFault(QiotEnviroEntity, SelectEntity):
     @override
     async def async_select_option(self, option: str) -> None:
         """Clear the previous fault and inject the chosen one."""
-        simulator = self.coordinator.simulator
-        assert simulator is not None
-        apply_scenario(simulator.faults, CLEAR)
-        if option != NO_FAULT:
-            apply_scenario(simulator.faults, option)
+        await self.coordinator.async_set_fault(CLEAR if option == NO_FAULT else option)
         self._attr_current_option = option
         self.async_write_ha_state()

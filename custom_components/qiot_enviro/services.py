@@ -9,6 +9,7 @@ from homeassistant.helpers import config_validation as cv
 from .const import DEFAULT_MESSAGE_DURATION, DOMAIN
 from .coordinator import QiotEnviroConfigEntry
 from .lcd import LcdController, validate_message
+from .remote import RemoteLcd
 
 SERVICE_SHOW_MESSAGE = "show_message"
 SERVICE_DISMISS_MESSAGE = "dismiss_message"
@@ -80,7 +81,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
 
 
-def _lcd(hass: HomeAssistant, entry_id: str) -> LcdController:
+def _lcd(hass: HomeAssistant, entry_id: str) -> LcdController | RemoteLcd:
     """Return the LCD of a loaded entry, or raise a translated error."""
     entry = loaded_entry(hass, entry_id)
     lcd = entry.runtime_data.lcd

@@ -6,6 +6,7 @@ checks what the board then publishes.
 """
 
 import asyncio
+import io
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -15,13 +16,19 @@ import paho.mqtt.client as mqtt
 import pytest
 import pytest_socket
 from paho.mqtt.enums import CallbackAPIVersion
+from PIL import Image, ImageChops
 
 from custom_components.qiot_enviro.agent import wire
 from custom_components.qiot_enviro.agent.runner import Agent
 from custom_components.qiot_enviro.agent.settings import Settings, parse_broker_url
+from custom_components.qiot_enviro.display import controller as display_controller
+from custom_components.qiot_enviro.display.screens import Readings, render_readings
 from tests.broker import Broker
 
 BOARD = "sim-in-process"
+RGB565_LUT = (
+    [v & 0xF8 for v in range(256)] + [v & 0xFC for v in range(256)] + [v & 0xF8 for v in range(256)]
+)
 
 
 @pytest.fixture(autouse=True)
@@ -147,3 +154,55 @@ async def test_every_command_reaches_the_board(broker: Broker, tmp_path: Path) -
     saved = json.loads((tmp_path / "state.json").read_text())
     assert saved["backlight"] is False
     assert saved["display"]["idle_screen"] == "readings"
+
+
+def shows(png: bytes, expected: Image.Image) -> bool:
+    """Tell whether a preview is the expected render (RGB565 rounding allowed)."""
+    shown = Image.open(io.BytesIO(png)).convert("RGB").point(RGB565_LUT)
+    difference = ImageChops.difference(shown, expected.convert("RGB").point(RGB565_LUT))
+    return max(high for _low, high in difference.getextrema()) <= 8
+
+
+async def test_remote_lcd_rotates_pages_and_publishes_taps(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remote board's LCD turns the readings pages; a hand over it is a tap on the tap topic."""
+    # Home Assistant's screen timings, sped up.
+    monkeypatch.setattr(display_controller, "STARTUP_SECONDS", 0.2)
+    monkeypatch.setattr(display_controller, "IDLE_ROTATE_SECONDS", 0.3)
+    settings = Settings(
+        broker=parse_broker_url(broker.url("agent")),
+        simulated="enviro_plus",
+        board_id=BOARD,
+        cycle=0.3,
+        state_file=tmp_path / "state.json",
+        birth_delay=0.0,
+        simulated_frame_interval=0.05,
+    )
+    agent = Agent(settings)
+    peer = Peer(broker)
+    run = asyncio.create_task(agent.run())
+    try:
+        await peer.wait(lambda: peer.of(wire.ANNOUNCE))
+        assert agent.emulated is not None
+        room = agent.emulated.env
+        room.set(proximity=10)  # nobody passes by until the test says so
+        sent = wire.DisplayReadings(
+            temperature=19.5, humidity=52.0, pm2_5=4.0, aqi=17, aqi_category="good"
+        )
+        peer.send(wire.CMD_READINGS, wire.encode_readings(sent))
+        readings = Readings(temperature=19.5, humidity=52.0, pm2_5=4.0, aqi=17, aqi_category="good")
+        pages = [render_readings(page, readings) for page in range(3)]
+        await peer.wait(
+            lambda: all(any(shows(png, page) for png in peer.of(wire.PREVIEW)) for page in pages)
+        )
+
+        room.set(proximity=1900)
+        await peer.wait(lambda: peer.of(wire.TAP))
+        room.set(proximity=10)
+        assert wire.decode_tap(peer.of(wire.TAP)[0]).tzinfo is not None
+    finally:
+        agent.stop()
+        code = await asyncio.wait_for(run, 20)
+        peer.close()
+    assert code == 0

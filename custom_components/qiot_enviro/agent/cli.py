@@ -1,4 +1,8 @@
-"""``qiot-enviro-agent``: run the agent for one board against an MQTT broker."""
+"""``qiot-enviro-agent``: run the agent for one board against an MQTT broker.
+
+``run`` runs it in the foreground; ``install-service`` and ``uninstall-service`` make it
+a systemd service (see :mod:`.service`).
+"""
 
 import argparse
 import asyncio
@@ -9,6 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .service import (
+    DEFAULT_USER,
+    ServiceError,
+    System,
+    agent_command,
+    install_service,
+    uninstall_service,
+)
 from .settings import (
     DEFAULT_CONFIG,
     DEFAULT_CYCLE,
@@ -21,6 +33,7 @@ from .settings import (
 )
 from .wire import valid_board_id
 
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
@@ -42,6 +55,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     run.add_argument("--simulated-frame-interval", type=float, help=argparse.SUPPRESS)
     run.add_argument("--birth-delay", type=float, help=argparse.SUPPRESS)
+    install = commands.add_parser(
+        "install-service", help="run the agent as a systemd service (as root)"
+    )
+    install.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help=f"default {DEFAULT_CONFIG}"
+    )
+    install.add_argument(
+        "--user",
+        default=DEFAULT_USER,
+        help=f"system user, created if missing (default {DEFAULT_USER})",
+    )
+    commands.add_parser(
+        "uninstall-service",
+        help="stop, disable and remove the systemd service (keeps user, config and state)",
+    )
     return parser
 
 
@@ -82,9 +110,29 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+def _say(line: str) -> None:
+    """Tell the user what install-service / uninstall-service did."""
+    print(line)  # noqa: T201
+
+
+def _service(args: argparse.Namespace, system: System) -> int:
+    """Install or uninstall the systemd service; a refusal is one line on stderr."""
+    try:
+        if args.command == "install-service":
+            install_service(system, agent_command(), _say, config=args.config, user=args.user)
+        else:
+            uninstall_service(system, _say)
+    except (ServiceError, SettingsError) as err:
+        print(f"qiot-enviro-agent: {err}", file=sys.stderr)  # noqa: T201
+        return EXIT_FAILED
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, system: System | None = None) -> int:
+    """Run the command line; return the exit code (``system``: the OS, for tests)."""
     args = _parser().parse_args(argv)
+    if args.command != "run":
+        return _service(args, system or System())
     try:
         settings = settings_from(args)
     except SettingsError as err:

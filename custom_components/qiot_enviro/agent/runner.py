@@ -3,13 +3,14 @@
 An asyncio loop in the main thread owns all state. Board reads run in one worker
 thread (hardware access stays serialized); paho-mqtt runs its network loop in its own
 thread and every callback is handed to the asyncio loop with ``call_soon_threadsafe``.
-The LCD is driven through :class:`~..display.worker.DisplayWorker` with the screens of
-``display.screens`` (message, idle readings or clock, off).
+The LCD is driven by :class:`~..display.controller.DisplayController`, the same state
+machine Home Assistant runs for a local board (startup screen, messages, rotating
+readings pages, clock, off, taps, backlight), here on the asyncio loop's clock; each new
+picture is published as the retained preview, each tap on the tap topic.
 """
 
 import asyncio
 import contextlib
-import io
 import logging
 import math
 import random
@@ -19,28 +20,20 @@ import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from PIL import Image
 
+from ..display.controller import DisplayController, LoopScheduler, Message
 from ..display.layout import MAX_SIZE, MIN_SIZE
-from ..display.screens import (
-    Readings,
-    render_clock,
-    render_message,
-    render_off,
-    render_readings,
-    render_startup,
-)
-from ..display.worker import DisplayWorker
+from ..display.screens import Readings
 from ..enviro.board import Board
 from ..enviro.emulator.board import EmulatedBoard, create_simulated
 from ..enviro.emulator.scenarios import CLEAR, apply_scenario
 from ..enviro.errors import BoardError
-from ..enviro.models import Detection, Variant
+from ..enviro.models import Detection, SensorGroup, Variant
 from . import __version__
 from .settings import Settings
 from .state import AgentState, load_state, save_state
@@ -59,6 +52,7 @@ from .wire import (
     PREVIEW,
     STATE,
     STATUS,
+    TAP,
     TOPIC_ROOT,
     DisplayReadings,
     DisplaySettings,
@@ -67,6 +61,7 @@ from .wire import (
     decode_command,
     encode_announcement,
     encode_state,
+    encode_tap,
     parse_topic,
     topic,
 )
@@ -82,7 +77,6 @@ AUTH_REASONS = {134: "bad user name or password", 135: "not authorized"}
 MAX_WARNED_CAUSES = 20
 # The seq is saved at most this often; a restart skips ahead past anything unsaved.
 SAVE_INTERVAL = 60.0
-STARTUP_SCREEN_TIME = 3.0
 
 
 class Agent:
@@ -108,16 +102,12 @@ class Agent:
         self._client: mqtt.Client | None = None
         self._announced: Detection | None = None
         self._latest_state: bytes | None = None
-        self._display: DisplayWorker | None = None
-        self._message_timer: asyncio.TimerHandle | None = None
-        self._message_active = False
-        self._readings = Readings()
+        self._display: DisplayController | None = None
         self._birth_timer: asyncio.TimerHandle | None = None
         self._warned: set[str] = set()
         self._dropped = 0
         self._saved_at = 0.0
         self._unreachable_logged = False
-        self._clock_minute: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -185,9 +175,8 @@ class Agent:
         return await self._loop.run_in_executor(self._executor, func, *args)
 
     async def _shutdown(self) -> None:
-        for timer in (self._message_timer, self._birth_timer):
-            if timer is not None:
-                timer.cancel()
+        if self._birth_timer is not None:
+            self._birth_timer.cancel()
         client = self._client
         if client is not None:
             if self.connected:
@@ -200,10 +189,8 @@ class Agent:
                 _LOGGER.info("Disconnected from %s (shutting down)", self.settings.broker.redacted)
             self.connected = False
         if self._display is not None:
-            self._display.submit(render_off)
-            self._display.set_backlight(False)
-            await asyncio.to_thread(self._display.flush, 2.0)
-            await asyncio.to_thread(self._display.stop, 2.0)
+            self._display.stop()
+            await asyncio.to_thread(self._display.close, 2.0)
         if self.board is not None:
             await self._in_board_thread(self.board.close)
         self._executor.shutdown(wait=True)
@@ -226,7 +213,6 @@ class Agent:
         next_at = time.monotonic()
         while not self._stop.is_set():
             await self._read_and_publish()
-            self._refresh_clock()
             if time.monotonic() - self._saved_at > SAVE_INTERVAL:
                 self._save()
             next_at += cycle
@@ -326,8 +312,8 @@ class Agent:
         self._publish_announcement()
         if self._latest_state is not None:
             self._publish(STATE, self._latest_state, qos=0)
-        if self._display is not None and self._display.last_image is not None:
-            self._publish(PREVIEW, _png(self._display.last_image), qos=1)
+        if self._display is not None and self._display.preview is not None:
+            self._publish(PREVIEW, self._display.preview, qos=1)
 
     def _unreachable(self) -> None:
         if not self._unreachable_logged:
@@ -359,12 +345,12 @@ class Agent:
             self._unreachable_logged = True
             _LOGGER.warning("Broker %s refused the connection (%s); retrying", broker, reason)
 
-    def _publish(self, kind: str, payload: bytes, *, qos: int) -> None:
-        """Publish one retained message of ours; dropped while disconnected."""
+    def _publish(self, kind: str, payload: bytes, *, qos: int, retain: bool = True) -> None:
+        """Publish one message of ours (retained unless told); dropped while disconnected."""
         client = self._client
         if client is None or not self.connected:
             return
-        client.publish(topic(self.board_id, kind), payload, qos=qos, retain=True)
+        client.publish(topic(self.board_id, kind), payload, qos=qos, retain=retain)
 
     def _publish_announcement(self) -> None:
         if self.detection is None:
@@ -424,9 +410,9 @@ class Agent:
             return
         if kind == CMD_SHOW:
             assert isinstance(command, ShowCommand)
-            self._show(command)
+            self._display.show(_message(command))
         elif kind == CMD_DISMISS:
-            self._dismiss()
+            self._display.dismiss()
         elif kind == CMD_BACKLIGHT:
             assert isinstance(command, bool)
             self.state.backlight = command
@@ -437,18 +423,22 @@ class Agent:
             if command != self.state.display:
                 self.state.display = command
                 self._save()
-                self._show_idle()
+                self._display.configure(
+                    idle_screen=command.idle_screen,
+                    startup_message=command.startup_message,
+                    tap_threshold=command.tap_threshold,
+                )
         elif kind == CMD_READINGS:
             assert isinstance(command, DisplayReadings)
-            self._readings = Readings(
-                temperature=command.temperature,
-                humidity=command.humidity,
-                pm2_5=command.pm2_5,
-                aqi=command.aqi,
-                aqi_category=command.aqi_category,
+            self._display.set_readings(
+                Readings(
+                    temperature=command.temperature,
+                    humidity=command.humidity,
+                    pm2_5=command.pm2_5,
+                    aqi=command.aqi,
+                    aqi_category=command.aqi_category,
+                )
             )
-            if self.state.display.idle_screen == "readings":
-                self._show_idle()
 
     def _drop(self, cause: str) -> None:
         """Drop a bad command: one warning per cause, a bounded number of causes."""
@@ -488,78 +478,55 @@ class Agent:
 
     def _start_display(self) -> None:
         board = self.board
-        if board is None or self.detection is None or not self.detection.has_display:
+        detection = self.detection
+        if board is None or detection is None or not detection.has_display:
             return
-        self._display = DisplayWorker(
-            board.show_image, on_frame=self._frame_shown, backlight=board.set_backlight
+        assert self._loop is not None
+        display = self.state.display
+        self._display = DisplayController(
+            board.show_image,
+            board.set_backlight,
+            LoopScheduler(self._loop),
+            # Taps need the light and proximity sensor.
+            read_proximity=board.read_proximity if SensorGroup.LIGHT in detection.groups else None,
+            # A simulated board's preview is what its emulated panel rebuilt from the SPI bytes.
+            panel_picture=self.emulated.lcd.picture if self.emulated is not None else None,
+            idle_screen=display.idle_screen,
+            startup_message=display.startup_message,
+            tap_threshold=display.tap_threshold,
+            version=__version__,
+            backlight=self.state.backlight,
         )
-        self._display.set_backlight(self.state.backlight)
-        if self.state.display.startup_message:
-            self._display.submit(lambda: render_startup(__version__))
-            assert self._loop is not None
-            self._message_active = True
-            self._message_timer = self._loop.call_later(STARTUP_SCREEN_TIME, self._dismiss)
-        else:
-            self._show_idle()
+        self._display.add_frame_listener(self._publish_preview)
+        self._display.add_tap_listener(self._publish_tap)
+        self._display.add_backlight_listener(self._backlight_changed)
+        self._display.start()
 
-    def _frame_shown(self, image: Image.Image | None) -> None:
-        """Publish the new picture (called on the display thread)."""
-        if image is not None:
-            png = _png(image)
-            self._call(self._publish_preview, png)
-
-    def _publish_preview(self, png: bytes) -> None:
+    def _publish_preview(self, png: bytes, urgent: bool) -> None:
+        """Publish every new picture (retained); Home Assistant's side may throttle."""
         self._publish(PREVIEW, png, qos=1)
 
-    def _show(self, command: ShowCommand) -> None:
-        assert self._display is not None
-        assert self._loop is not None
-        size = None if command.size is None else min(MAX_SIZE, max(MIN_SIZE, command.size))
-        self._display.submit(
-            lambda: render_message(
-                command.text,
-                title=command.title,
-                fg=command.color,
-                bg=command.background,
-                size=size,
-            )
-        )
-        self._message_active = True
-        if self._message_timer is not None:
-            self._message_timer.cancel()
-            self._message_timer = None
-        if command.duration:
-            self._message_timer = self._loop.call_later(command.duration, self._dismiss)
+    def _publish_tap(self) -> None:
+        """Tell Home Assistant about a tap (not retained: an event, not a state)."""
+        self._publish(TAP, encode_tap(datetime.now(UTC)), qos=1, retain=False)
 
-    def _dismiss(self) -> None:
-        if self._message_timer is not None:
-            self._message_timer.cancel()
-            self._message_timer = None
-        self._message_active = False
-        self._show_idle()
+    def _backlight_changed(self) -> None:
+        """Follow a message or the "off" idle screen switching the backlight.
 
-    def _show_idle(self) -> None:
-        if self._display is None or self._message_active:
-            return
-        idle = self.state.display.idle_screen
-        if idle == "off":
-            self._display.submit(render_off)
-        elif idle == "clock":
-            now = datetime.now().astimezone()
-            self._clock_minute = f"{now:%Y%m%d%H%M}"
-            self._display.submit(lambda: render_clock(now))
-        else:
-            readings = self._readings
-            self._display.submit(lambda: render_readings(0, readings))
-
-    def _refresh_clock(self) -> None:
-        if self.state.display.idle_screen != "clock" or self._message_active:
-            return
-        if f"{datetime.now().astimezone():%Y%m%d%H%M}" != self._clock_minute:
-            self._show_idle()
+        The next state carries it; the periodic save keeps it, without a write per message.
+        """
+        if self._display is not None:
+            self.state.backlight = self._display.backlight
 
 
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
+def _message(command: ShowCommand) -> Message:
+    """Return the message a show command asks for (the size clamped to what fits)."""
+    size = None if command.size is None else min(MAX_SIZE, max(MIN_SIZE, command.size))
+    return Message(
+        text=command.text,
+        title=command.title,
+        duration=command.duration,
+        color=command.color,
+        background=command.background,
+        size=size,
+    )

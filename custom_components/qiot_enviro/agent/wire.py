@@ -176,7 +176,7 @@ def encode_announcement(
     )
 
 
-def decode_announcement(payload: bytes | str) -> Announcement:
+def decode_announcement(payload: bytes | bytearray | str) -> Announcement:
     """Read an announcement, or raise WireError."""
     data = _load(payload)
     fields = _Fields(
@@ -247,9 +247,9 @@ def _probe_from(device: BusDevice, raw: object) -> DeviceProbe:
 # -- status ---------------------------------------------------------------------------
 
 
-def decode_status(payload: bytes | str) -> bool:
+def decode_status(payload: bytes | bytearray | str) -> bool:
     """Return True for "online", False for "offline"; WireError for anything else."""
-    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+    text = payload if isinstance(payload, str) else bytes(payload).decode("utf-8", "replace")
     if text == ONLINE:
         return True
     if text == OFFLINE:
@@ -359,7 +359,9 @@ def encode_state(
     )
 
 
-def decode_state(payload: bytes | str, groups: frozenset[SensorGroup] | None = None) -> State:
+def decode_state(
+    payload: bytes | bytearray | str, groups: frozenset[SensorGroup] | None = None
+) -> State:
     """Read a state message, or raise WireError.
 
     ``groups``: the groups the board announced; a state must report exactly those.
@@ -457,7 +459,7 @@ def _health(group: SensorGroup, raw: object) -> GroupHealth:
 # -- preview and tap ------------------------------------------------------------------
 
 
-def decode_preview(payload: bytes | str) -> bytes:
+def decode_preview(payload: bytes | bytearray | str) -> bytes:
     """Return the PNG of a preview, or raise WireError (the picture is not decoded here)."""
     if isinstance(payload, str):
         raise WireError("preview: not binary")
@@ -465,7 +467,7 @@ def decode_preview(payload: bytes | str) -> bytes:
         raise WireError(f"preview: {len(payload)} bytes is over {MAX_PREVIEW_BYTES}")
     if not payload.startswith(PNG_SIGNATURE):
         raise WireError("preview: not a PNG")
-    return payload
+    return bytes(payload)
 
 
 def encode_tap(at: datetime) -> bytes:
@@ -473,7 +475,7 @@ def encode_tap(at: datetime) -> bytes:
     return _dump({"schema": SCHEMA, "at": _time(at)})
 
 
-def decode_tap(payload: bytes | str) -> datetime:
+def decode_tap(payload: bytes | bytearray | str) -> datetime:
     """Return when a tap happened, or raise WireError."""
     return _Fields(_load(payload), "tap", ("schema", "at")).time("at")
 
@@ -572,7 +574,7 @@ def encode_fault(scenario: str) -> bytes:
     return _dump({"schema": SCHEMA, "scenario": scenario})
 
 
-def decode_command(kind: str, payload: bytes | str) -> Command:
+def decode_command(kind: str, payload: bytes | bytearray | str) -> Command:
     """Read a command for the agent, or raise WireError.
 
     Returns a ShowCommand (cmd/show), None (cmd/dismiss), a bool (cmd/backlight),
@@ -667,7 +669,7 @@ def _reject_constant(name: str) -> None:
     raise WireError(f"{name} is not a number JSON allows")
 
 
-def _load(payload: bytes | str) -> Any:
+def _load(payload: bytes | bytearray | str) -> Any:
     """Parse a JSON object of at most MAX_JSON_BYTES and check its schema version."""
     size = len(payload.encode() if isinstance(payload, str) else payload)
     if size > MAX_JSON_BYTES:
@@ -693,7 +695,7 @@ def _load(payload: bytes | str) -> Any:
     return data
 
 
-def schema_major(payload: bytes | str) -> int | None:
+def schema_major(payload: bytes | bytearray | str) -> int | None:
     """Return the schema major version a payload claims, None if it claims none."""
     try:
         data = json.loads(payload)

@@ -1,0 +1,643 @@
+"""Boards on another Pi: the MQTT adapter between a board's agent and Home Assistant.
+
+This is the one integration file that knows topics and payloads, and it knows them
+only through the board side's ``agent.wire`` (the format the agent speaks). Home
+Assistant's own MQTT integration carries the messages; it is an after-dependency, so
+nothing here imports it until a remote board is set up with MQTT loaded.
+
+Every payload is untrusted (any client on the broker may publish): each is decoded
+strictly before anything touches it, and a bad one is dropped with one log line per
+cause. No state is ever built from a half-valid message.
+
+A remote board's coordinator has no update interval: the agent pushes one state per
+cycle and the coordinator derives the same values from it as from a local board's
+read, so entities, options, the gas baseline and repairs work the same.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import ModuleType
+from typing import TYPE_CHECKING, override
+
+from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.update_coordinator import UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .agent import wire
+from .const import (
+    CONF_BOARD_ID,
+    CONF_IDLE_SCREEN,
+    CONF_STARTUP_MESSAGE,
+    CONF_TAP_THRESHOLD,
+    DEFAULT_IDLE_SCREEN,
+    DEFAULT_STARTUP_MESSAGE,
+    DEFAULT_TAP_THRESHOLD,
+    DOMAIN,
+    LOGGER,
+)
+from .coordinator import EnviroCoordinator, QiotEnviroConfigEntry, QiotEnviroData
+from .enviro.emulator.scenarios import CLEAR
+from .enviro.models import GroupHealth, SensorGroup
+
+if TYPE_CHECKING:
+    from homeassistant.components.mqtt.models import ReceiveMessage
+
+    from .lcd import Message
+
+# How long setup waits for the retained announcement and the first state.
+ANNOUNCE_TIMEOUT = 10.0
+STATE_TIMEOUT = 10.0
+# A board that sends no state for this many cycles is unavailable.
+MISSED_CYCLES = 3
+# Slack on top of those cycles: a read may take a while, and the broker adds latency.
+WATCHDOG_SLACK = 5.0
+# Distinct causes of dropped messages warned about, per board, before debug level.
+MAX_WARNED_CAUSES = 20
+# A preview that follows something a user did within this many seconds shows at once;
+# the idle screens' own refreshes reach the image entity at most every 5 minutes.
+URGENT_WINDOW = 10.0
+PREVIEW_IDLE_INTERVAL = timedelta(minutes=5)
+# After a backlight command, states read before the agent applied it are not followed.
+BACKLIGHT_SETTLE = 3.0
+
+
+def mqtt_module(hass: HomeAssistant) -> ModuleType | None:
+    """Return Home Assistant's MQTT integration when it is loaded, else None.
+
+    Imported only once MQTT is loaded (its module is then already imported), so a
+    Home Assistant without MQTT never imports paho for a local board.
+    """
+    if "mqtt" not in hass.config.components:
+        return None
+    from homeassistant.components import mqtt  # noqa: PLC0415 - see the docstring
+
+    return mqtt
+
+
+async def async_announced_boards(hass: HomeAssistant, wait: float) -> dict[str, wire.Announcement]:
+    """Return the boards whose valid announcement is retained on the broker.
+
+    Raises HomeAssistantError (translated) when MQTT is not set up.
+    """
+    mqtt = mqtt_module(hass)
+    if mqtt is None or not await mqtt.async_wait_for_mqtt_client(hass):
+        raise HomeAssistantError(translation_domain=DOMAIN, translation_key="mqtt_not_set_up")
+    found: dict[str, wire.Announcement] = {}
+
+    @callback
+    def received(message: ReceiveMessage) -> None:
+        parsed = wire.parse_topic(message.topic)
+        try:
+            announcement = wire.decode_announcement(message.payload)
+        except wire.WireError as err:
+            LOGGER.debug("Ignoring announcement on %s: %s", message.topic, err)
+            return
+        if parsed is not None and parsed[0] == announcement.board_id:
+            found[announcement.board_id] = announcement
+
+    unsubscribe = await mqtt.async_subscribe(
+        hass, wire.ANNOUNCE_FILTER, received, qos=1, encoding=None
+    )
+    try:
+        await asyncio.sleep(wait)  # retained messages arrive right after subscribing
+    finally:
+        unsubscribe()
+    return found
+
+
+class RemoteCoordinator(EnviroCoordinator):
+    """A board whose agent publishes over MQTT; no polling, one state per cycle."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: QiotEnviroConfigEntry, version: str | None = None
+    ) -> None:
+        """Prepare the subscriptions of a remote board; nothing is subscribed yet."""
+        super().__init__(hass, entry, version, update_interval=None)
+        self.board_id: str = entry.data[CONF_BOARD_ID]
+        self.announcement: wire.Announcement | None = None
+        self.online: bool | None = None
+        self.remote_health: dict[SensorGroup, GroupHealth] = {}
+        self.backlight: bool | None = None
+        self.dropped = 0
+        self._mqtt: ModuleType | None = None
+        self._announced = asyncio.Event()
+        self._has_state = asyncio.Event()
+        self._pending_state: bytes | None = None
+        self._latest: QiotEnviroData | None = None
+        self._last_seq: int | None = None
+        self._restart_seen = False
+        self._setup_done = False
+        self._unsubscribe: CALLBACK_TYPE | None = None
+        self._watchdog: CALLBACK_TYPE | None = None
+        self._warned: set[str] = set()
+        self._schema_issue = False
+        self._readings_sent: wire.DisplayReadings | None = None
+
+    # -- setup -----------------------------------------------------------------------
+
+    @override
+    async def _async_setup(self) -> None:
+        """Restore the gas baseline, subscribe, and wait for the retained announcement."""
+        await self._async_load_baseline()
+        mqtt = mqtt_module(self.hass)
+        if mqtt is None or not await mqtt.async_wait_for_mqtt_client(self.hass):
+            raise UpdateFailed(translation_domain=DOMAIN, translation_key="mqtt_not_set_up")
+        self._mqtt = mqtt
+        self._unsubscribe = await mqtt.async_subscribe(
+            self.hass,
+            f"{wire.TOPIC_ROOT}/{self.board_id}/+",
+            self._received,
+            qos=1,
+            encoding=None,
+        )
+        try:
+            async with asyncio.timeout(ANNOUNCE_TIMEOUT):
+                await self._announced.wait()
+        except TimeoutError:
+            self._release()
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="remote_not_announced",
+                translation_placeholders={"board": self.board_id},
+            ) from None
+        self.opened_at = dt_util.utcnow()
+
+    @override
+    async def _async_update_data(self) -> QiotEnviroData:
+        """Return the newest state (the first refresh waits briefly for it).
+
+        Afterwards states arrive by themselves; this runs again only on a manual
+        refresh request, which changes nothing.
+        """
+        if self.online is False:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="remote_offline",
+                translation_placeholders={"board": self.board_id},
+            )
+        try:
+            async with asyncio.timeout(STATE_TIMEOUT):
+                await self._has_state.wait()
+        except TimeoutError:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="remote_no_state",
+                translation_placeholders={"board": self.board_id},
+            ) from None
+        assert self._latest is not None
+        return self._latest
+
+    @callback
+    def async_setup_done(self) -> None:
+        """Start pushing states to the entities (after the first refresh)."""
+        self._setup_done = True
+        self._arm_watchdog()
+
+    @override
+    async def async_close(self) -> None:
+        """Save a changed baseline and unsubscribe; the remote board runs on."""
+        if self.closed:
+            return
+        await super().async_close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._cancel_watchdog()
+
+    # -- what the board says ---------------------------------------------------------
+
+    @override
+    def health(self) -> dict[SensorGroup, GroupHealth]:
+        """Return each sensor group's health counters, as the agent last reported them."""
+        return dict(self.remote_health)
+
+    @property
+    @override
+    def simulated(self) -> bool:
+        """Tell whether the agent runs a simulated board."""
+        return self.detection is not None and self.detection.simulated
+
+    @property
+    def cycle(self) -> float:
+        """Return the seconds between the agent's states."""
+        return self.announcement.cycle if self.announcement is not None else 10.0
+
+    @callback
+    def _received(self, message: ReceiveMessage) -> None:
+        """Route one message of this board (the MQTT integration's callback)."""
+        if self.closed:
+            return
+        parsed = wire.parse_topic(message.topic)
+        if parsed is None or parsed[0] != self.board_id:
+            return
+        kind = parsed[1]
+        payload = message.payload
+        if isinstance(payload, str):  # encoding=None gives bytes; be strict anyway
+            payload = payload.encode()
+        handler = self._handler(kind)
+        if handler is None:
+            return  # our own commands come back to us: nothing to do
+        try:
+            handler(bytes(payload))
+        except wire.UnsupportedSchemaError as err:
+            self._unsupported_schema(err)
+            self._drop(kind, err)
+        except wire.WireError as err:
+            self._drop(kind, err)
+
+    def _on_announce(self, payload: bytes) -> None:
+        announcement = wire.decode_announcement(payload)
+        if announcement.board_id != self.board_id:
+            raise wire.WireError("announcement: board_id differs from its topic")
+        self._valid_message()
+        previous = self.announcement
+        self.announcement = announcement
+        detection = announcement.detection
+        if (
+            previous is not None
+            and self._setup_done
+            and (
+                detection.groups != previous.detection.groups
+                or detection.has_display != previous.detection.has_display
+            )
+        ):
+            LOGGER.info("Board %s now has other sensors or display: reloading", self.board_id)
+            self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
+        self.detection = detection
+        self.probes = dict(detection.devices)
+        self.serial_console = detection.serial_console
+        self._update_bus_issues()
+        self._announced.set()
+        if self._pending_state is not None:
+            pending, self._pending_state = self._pending_state, None
+            self._on_state(pending)
+
+    def _on_status(self, payload: bytes) -> None:
+        online = wire.decode_status(payload)
+        self.online = online
+        if online:
+            # The agent (re)started: its sequence may start again lower.
+            self._restart_seen = True
+            return
+        self._cancel_watchdog()
+        self._set_unavailable("offline")
+
+    def _on_state(self, payload: bytes) -> None:
+        if self.announcement is None:
+            # Retained messages come in any order: keep the newest until announced.
+            wire.decode_state(payload)  # still refuse garbage now
+            self._pending_state = payload
+            return
+        state = wire.decode_state(payload, frozenset(self.announcement.detection.groups))
+        self._valid_message()
+        if self._last_seq is not None and not self._restart_seen:
+            if state.seq == self._last_seq:
+                return  # the retained state again (the MQTT client resubscribed)
+            if state.seq < self._last_seq:
+                raise wire.WireError(f"state: seq {state.seq} is older than {self._last_seq}")
+        self._last_seq = state.seq
+        self._restart_seen = False
+        self.remote_health = state.health
+        self.cycle_durations.append(state.snapshot.duration)
+        self._log_transitions(state.snapshot)
+        data = self._derive(state.snapshot)
+        self._update_particulate_issue(state.snapshot)
+        self._latest = data
+        self._has_state.set()
+        self.backlight = state.backlight
+        if isinstance(self.lcd, RemoteLcd) and state.backlight is not None:
+            self.lcd.reported_backlight(state.backlight)
+        if not self._setup_done:
+            return
+        self._arm_watchdog()
+        self._publish_readings(data)
+        if not self.last_update_success:
+            LOGGER.info("Board %s is back", self.board_id)
+        self.async_set_updated_data(data)
+
+    def _on_preview(self, payload: bytes) -> None:
+        png = wire.decode_preview(payload)
+        if isinstance(self.lcd, RemoteLcd):
+            self.lcd.remote_preview(png)
+
+    def _on_tap(self, payload: bytes) -> None:
+        wire.decode_tap(payload)
+        self._valid_message()
+        if isinstance(self.lcd, RemoteLcd):
+            self.lcd.remote_tap()
+
+    def _handler(self, kind: str) -> Callable[[bytes], None] | None:
+        """Return what handles one kind of message from the board (commands: None)."""
+        return {
+            wire.ANNOUNCE: self._on_announce,
+            wire.STATUS: self._on_status,
+            wire.STATE: self._on_state,
+            wire.PREVIEW: self._on_preview,
+            wire.TAP: self._on_tap,
+        }.get(kind)
+
+    # -- availability ----------------------------------------------------------------
+
+    def _set_unavailable(self, reason: str) -> None:
+        """Make every entity of the board unavailable; logged once."""
+        if not self._setup_done or not self.last_update_success:
+            return
+        LOGGER.warning("Board %s is unavailable: %s", self.board_id, reason)
+        self.last_update_success = False
+        self.async_update_listeners()
+
+    def _arm_watchdog(self) -> None:
+        self._cancel_watchdog()
+        delay = MISSED_CYCLES * self.cycle + WATCHDOG_SLACK
+        self._watchdog = async_call_later(
+            self.hass, delay, HassJob(self._silent, cancel_on_shutdown=True)
+        )
+
+    def _cancel_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog()
+            self._watchdog = None
+
+    @callback
+    def _silent(self, _now: datetime) -> None:
+        self._watchdog = None
+        self._set_unavailable(f"no state for {MISSED_CYCLES} cycles")
+
+    # -- bad input -------------------------------------------------------------------
+
+    def _drop(self, kind: str, err: Exception) -> None:
+        """Drop a bad message: one warning per cause, a bounded number of causes."""
+        self.dropped += 1
+        cause = f"{kind}: {err}"
+        key = "".join(c for c in cause if not c.isdigit())
+        if key in self._warned or len(self._warned) > MAX_WARNED_CAUSES:
+            LOGGER.debug("Dropped again from board %s: %s", self.board_id, cause)
+            return
+        self._warned.add(key)
+        if len(self._warned) > MAX_WARNED_CAUSES:
+            LOGGER.warning(
+                "Board %s: many kinds of bad messages; further ones at debug level", self.board_id
+            )
+            return
+        LOGGER.warning(
+            "Dropped a message of board %s: %s (further ones like it at debug level)",
+            self.board_id,
+            cause[:200],
+        )
+
+    def _unsupported_schema(self, err: wire.UnsupportedSchemaError) -> None:
+        self._schema_issue = True
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"{self.config_entry.entry_id}_unsupported_schema",
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="unsupported_schema",
+            translation_placeholders={
+                "board": self.board_id,
+                "version": err.version[:12],
+                "supported": wire.SCHEMA,
+            },
+        )
+
+    def _valid_message(self) -> None:
+        if self._schema_issue:
+            self._schema_issue = False
+            ir.async_delete_issue(
+                self.hass, DOMAIN, f"{self.config_entry.entry_id}_unsupported_schema"
+            )
+
+    # -- commands --------------------------------------------------------------------
+
+    async def async_publish(self, kind: str, payload: bytes, *, retain: bool = False) -> None:
+        """Publish one command to the board; a translated error when MQTT cannot."""
+        mqtt = self._mqtt
+        if mqtt is None:
+            raise HomeAssistantError(translation_domain=DOMAIN, translation_key="mqtt_not_set_up")
+        await mqtt.async_publish(
+            self.hass,
+            wire.topic(self.board_id, kind),
+            payload,
+            qos=1,
+            retain=retain,
+            encoding=None,
+        )
+
+    @override
+    async def async_set_fault(self, scenario: str) -> None:
+        """Ask the simulated remote board to inject ``scenario`` (``CLEAR`` clears)."""
+        await self.async_publish(
+            wire.CMD_FAULT, wire.encode_fault(wire.NO_FAULT if scenario == CLEAR else scenario)
+        )
+
+    def _publish_readings(self, data: QiotEnviroData) -> None:
+        """Send the idle readings page its values when they changed."""
+        if not isinstance(self.lcd, RemoteLcd):
+            return
+        particulates = data.snapshot.particulates
+        readings = wire.DisplayReadings(
+            temperature=_rounded(data.temperature),
+            humidity=_rounded(data.humidity),
+            pm2_5=float(particulates.value.pm2_5)
+            if particulates is not None and particulates.value is not None
+            else None,
+            aqi=data.air_quality_index,
+            aqi_category=data.air_quality_category.value if data.air_quality_category else None,
+        )
+        if readings == self._readings_sent:
+            return
+        self._readings_sent = readings
+        self.hass.async_create_background_task(
+            self.async_publish(wire.CMD_READINGS, wire.encode_readings(readings)),
+            f"{DOMAIN} readings {self.board_id}",
+        )
+
+    @property
+    def reachable(self) -> bool:
+        """Tell whether the board is online and its states are fresh."""
+        return self._setup_done and self.online is not False and self.last_update_success
+
+    def current(self) -> QiotEnviroData | None:
+        """Return the newest derived data, also before the entities get it."""
+        return self._latest
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+class RemoteLcd:
+    """The LCD of a remote board: the agent runs the screens, this sends it commands.
+
+    It has the public face of the local :class:`~.lcd.LcdController`, so the notify,
+    switch, image and event entities and the actions work the same.
+    """
+
+    def __init__(self, hass: HomeAssistant, coordinator: RemoteCoordinator) -> None:
+        """Prepare; the display settings are sent by :meth:`async_start`."""
+        self.hass = hass
+        self.coordinator = coordinator
+        options = coordinator.config_entry.options
+        self.settings = wire.DisplaySettings(
+            idle_screen=str(options.get(CONF_IDLE_SCREEN, DEFAULT_IDLE_SCREEN)),
+            startup_message=bool(options.get(CONF_STARTUP_MESSAGE, DEFAULT_STARTUP_MESSAGE)),
+            tap_threshold=int(options.get(CONF_TAP_THRESHOLD, DEFAULT_TAP_THRESHOLD)),
+        )
+        self.backlight = coordinator.backlight if coordinator.backlight is not None else True
+        self.stopped = False
+        self.preview: bytes | None = None
+        self.preview_updated: datetime | None = None
+        self._urgent_until = 0.0
+        self._backlight_sent_until = 0.0
+        self._preview_listeners: list[Callable[[], None]] = []
+        self._tap_listeners: list[Callable[[], None]] = []
+        self._backlight_listeners: list[Callable[[], None]] = []
+
+    async def async_start(self) -> None:
+        """Send the idle-screen settings (retained: the agent gets them when it starts)."""
+        await self.coordinator.async_publish(
+            wire.CMD_DISPLAY, wire.encode_display(self.settings), retain=True
+        )
+        if (data := self.coordinator.current()) is not None:
+            self.coordinator._publish_readings(data)  # noqa: SLF001 - same module
+
+    async def async_stop(self) -> None:
+        """Stop sending; the remote screen carries on with its idle screen."""
+        self.stopped = True
+
+    @property
+    def available(self) -> bool:
+        """Tell whether the remote board takes commands (online, states arriving)."""
+        return not self.stopped and self.coordinator.reachable
+
+    # -- actions ---------------------------------------------------------------------
+
+    def _send(self, kind: str, payload: bytes) -> None:
+        if self.stopped:
+            return
+        if not self.coordinator.reachable:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="remote_offline",
+                translation_placeholders={"board": self.coordinator.board_id},
+            )
+        self._urgent_until = time.monotonic() + URGENT_WINDOW
+        self.hass.async_create_background_task(
+            self.coordinator.async_publish(kind, payload),
+            f"{DOMAIN} {kind} {self.coordinator.board_id}",
+        )
+
+    @callback
+    def show(self, message: Message) -> None:
+        """Show a message on the remote LCD (the agent switches the backlight on)."""
+        self._send(
+            wire.CMD_SHOW,
+            wire.encode_show(
+                wire.ShowCommand(
+                    text=message.text,
+                    title=message.title,
+                    duration=message.duration,
+                    color=message.color,
+                    background=message.background,
+                    size=message.size,
+                )
+            ),
+        )
+        self.remote_backlight(True)
+        self._backlight_sent_until = time.monotonic() + BACKLIGHT_SETTLE
+
+    @callback
+    def dismiss(self) -> None:
+        """End the message on the remote LCD."""
+        self._send(wire.CMD_DISMISS, wire.encode_dismiss())
+
+    @callback
+    def set_backlight(self, on: bool) -> None:
+        """Switch the remote backlight."""
+        if self.stopped:
+            return
+        if self.coordinator.reachable:
+            self._send(wire.CMD_BACKLIGHT, wire.encode_backlight(on))
+            self._backlight_sent_until = time.monotonic() + BACKLIGHT_SETTLE
+        self.remote_backlight(on)
+
+    # -- what the agent reports ------------------------------------------------------
+
+    @callback
+    def reported_backlight(self, on: bool) -> None:
+        """Follow the backlight a state reports, unless a command of ours is on its way.
+
+        A state read before the agent got our command still carries the old level;
+        following it would flip the switch back for a cycle.
+        """
+        if time.monotonic() >= self._backlight_sent_until:
+            self.remote_backlight(on)
+
+    @callback
+    def remote_backlight(self, on: bool) -> None:
+        """Follow the backlight the board reports (or was just told)."""
+        if on == self.backlight:
+            return
+        self.backlight = on
+        for listener in list(self._backlight_listeners):
+            listener()
+
+    @callback
+    def remote_tap(self) -> None:
+        """Tell the listeners about a tap on the board."""
+        if self.stopped:
+            return
+        self._urgent_until = time.monotonic() + URGENT_WINDOW
+        for listener in list(self._tap_listeners):
+            listener()
+
+    @callback
+    def remote_preview(self, png: bytes) -> None:
+        """Keep the newest picture; tell the image entity now or within minutes."""
+        if png == self.preview:
+            return
+        self.preview = png
+        now = dt_util.utcnow()
+        last = self.preview_updated
+        urgent = time.monotonic() < self._urgent_until
+        if not urgent and last is not None and now - last < PREVIEW_IDLE_INTERVAL:
+            return
+        self.preview_updated = now
+        for listener in list(self._preview_listeners):
+            listener()
+
+    # -- listeners -------------------------------------------------------------------
+
+    @callback
+    def add_preview_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
+        """Call listener when the picture on the LCD changes."""
+        return _add(self._preview_listeners, listener)
+
+    @callback
+    def add_tap_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
+        """Call listener on each tap."""
+        return _add(self._tap_listeners, listener)
+
+    @callback
+    def add_backlight_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
+        """Call listener when the backlight is switched."""
+        return _add(self._backlight_listeners, listener)
+
+
+def _add(listeners: list[Callable[[], None]], listener: Callable[[], None]) -> CALLBACK_TYPE:
+    listeners.append(listener)
+
+    def remove() -> None:
+        if listener in listeners:
+            listeners.remove(listener)
+
+    return remove

@@ -1,0 +1,662 @@
+"""A board on another Pi, through Home Assistant's MQTT integration.
+
+The agent's side of the wire is played with the board side's own encoder and a cycle
+read off the emulated board; Home Assistant's MQTT client is the harness's (a paho
+client without a broker). The real broker and the agent as a process are proven in
+tests/agent and the end-to-end check.
+"""
+
+import asyncio
+import json
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_MQTT, SOURCE_USER, ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_mqtt_message,
+    async_fire_time_changed,
+)
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+from custom_components.qiot_enviro.agent import wire
+from custom_components.qiot_enviro.const import (
+    BOARD_REMOTE,
+    CONF_BOARD,
+    CONF_BOARD_ID,
+    CONF_LEGACY_NOTIFY_NAME,
+    DOMAIN,
+)
+from custom_components.qiot_enviro.enviro.board import Board
+from custom_components.qiot_enviro.enviro.emulator.board import create_simulated
+from custom_components.qiot_enviro.enviro.models import GroupResult, Variant
+from custom_components.qiot_enviro.remote import RemoteCoordinator
+
+BOARD_ID = "10000000cafe0001"
+CYCLE = 10.0
+
+
+@pytest.fixture(scope="module")
+def cycle() -> tuple[Any, Any, Any]:
+    """Read one real cycle (detection, snapshot, health) off the emulated Enviro+."""
+    sim = create_simulated(Variant.ENVIRO_PLUS, seed=4, frame_interval=0.03, power_up_delay=0.03)
+    board = Board(sim.provider, particulate_warmup=0.0, particulate_read_timeout=0.5)
+    detection = board.open()
+    try:
+        for _ in range(100):
+            snapshot = board.read()
+            if snapshot.particulates is not None and snapshot.particulates.ok:
+                break
+        return replace(detection, identity=BOARD_ID), snapshot, board.health()
+    finally:
+        board.close()
+
+
+class Agent:
+    """What a board's agent publishes, as the wire format says."""
+
+    def __init__(self, hass: HomeAssistant, cycle: tuple[Any, Any, Any]) -> None:
+        """Hold the cycle it reports."""
+        self.hass = hass
+        self.detection, self.snapshot, self.health = cycle
+        self.seq = 0
+
+    def topic(self, kind: str) -> str:
+        """Return one of the board's topics."""
+        return wire.topic(BOARD_ID, kind)
+
+    def send(self, kind: str, payload: bytes | str) -> None:
+        """Publish a message on one of the board's topics."""
+        async_fire_mqtt_message(self.hass, self.topic(kind), payload)
+
+    def announce(self, detection: Any = None) -> None:
+        """Publish the announcement."""
+        self.send(
+            wire.ANNOUNCE,
+            wire.encode_announcement(
+                BOARD_ID,
+                detection or self.detection,
+                agent_version="0.3.0",
+                cycle=CYCLE,
+                hostname="kitchen-pi",
+            ),
+        )
+
+    def status(self, online: bool) -> None:
+        """Publish the status (or, with False, what the last will says)."""
+        self.send(wire.STATUS, wire.ONLINE if online else wire.OFFLINE)
+
+    def state(self, snapshot: Any = None, *, backlight: bool | None = True) -> None:
+        """Publish one cycle's state."""
+        self.seq += 1
+        self.send(
+            wire.STATE,
+            wire.encode_state(
+                self.seq, snapshot or self.snapshot, self.health, backlight=backlight
+            ),
+        )
+
+    def hello(self) -> None:
+        """Publish what a connecting agent does: status, announcement, state."""
+        self.status(True)
+        self.announce()
+        self.state()
+
+
+def remote_entry() -> MockConfigEntry:
+    """Return the config entry of the remote board."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Enviro+ (simulated) on kitchen-pi",
+        data={
+            CONF_BOARD: BOARD_REMOTE,
+            CONF_BOARD_ID: BOARD_ID,
+            CONF_LEGACY_NOTIFY_NAME: "qiot_lcd",
+        },
+        unique_id=BOARD_ID,
+        version=1,
+        minor_version=2,
+    )
+
+
+async def async_setup_remote(hass: HomeAssistant, agent: Agent) -> MockConfigEntry:
+    """Add the remote entry and let the agent's retained messages reach it."""
+    entry = remote_entry()
+    entry.add_to_hass(hass)
+    task = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    # Retained messages arrive whenever the subscription is made; no timers here, as
+    # a test's frozen clock stops them.
+    for step in range(2000):
+        await asyncio.sleep(0)
+        if task.done():
+            break
+        if step % 20 == 0:
+            agent.hello()
+    await task
+    await hass.async_block_till_done()
+    return entry
+
+
+@pytest.fixture
+def expected_lingering_timers() -> bool:
+    """Home Assistant's MQTT client leaves its one-second misc timer behind in the harness.
+
+    Timers of ours are HassJobs cancelled on shutdown, which the harness checks anyway.
+    """
+    return True
+
+
+@pytest.fixture
+def agent(hass: HomeAssistant, cycle: tuple[Any, Any, Any]) -> Agent:
+    """Return the agent's side of the wire."""
+    return Agent(hass, cycle)
+
+
+@pytest.fixture
+async def remote(hass: HomeAssistant, mqtt_mock: MqttMockHAClient, agent: Agent) -> MockConfigEntry:
+    """Set the remote board up."""
+    entry = await async_setup_remote(hass, agent)
+    assert entry.state is ConfigEntryState.LOADED
+    return entry
+
+
+def _published(mqtt_mock: MqttMockHAClient, kind: str) -> list[Any]:
+    """Return the payloads Home Assistant published on one of the board's topics."""
+    topic = wire.topic(BOARD_ID, kind)
+    return [
+        call.args[1] for call in mqtt_mock.async_publish.call_args_list if call.args[0] == topic
+    ]
+
+
+# -- discovery and the config flow ----------------------------------------------------
+
+
+async def test_announced_board_is_discovered_and_added_with_one_click(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, agent: Agent
+) -> None:
+    """The announcement starts a discovery flow; confirming it adds the board."""
+    flows: list[Any] = []
+    for _ in range(100):  # retained on a broker: it reaches the discovery subscription
+        agent.announce()
+        await asyncio.sleep(0.02)
+        if flows := hass.config_entries.flow.async_progress_by_handler(DOMAIN):
+            break
+    assert len(flows) == 1
+    assert flows[0]["context"]["source"] == SOURCE_MQTT
+    assert flows[0]["context"]["title_placeholders"] == {
+        "name": "Enviro+ (simulated) on kitchen-pi"
+    }
+
+    result = await hass.config_entries.flow.async_configure(flows[0]["flow_id"], {})
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == BOARD_ID
+    assert result["data"][CONF_BOARD] == BOARD_REMOTE
+    assert result["data"][CONF_BOARD_ID] == BOARD_ID
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"{not json", b"x" * (wire.MAX_JSON_BYTES + 1), json.dumps({"schema": "1.0"}).encode()],
+    ids=["empty", "malformed", "huge", "fields_missing"],
+)
+async def test_invalid_announcement_is_not_offered(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, payload: bytes
+) -> None:
+    """A malformed announcement aborts its discovery flow."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=MqttServiceInfo(
+            topic=wire.topic(BOARD_ID, wire.ANNOUNCE),
+            payload=payload,
+            qos=1,
+            retain=True,
+            subscribed_topic=wire.ANNOUNCE_FILTER,
+            timestamp=0.0,
+        ),
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "invalid_discovery_info"
+
+
+async def test_announcement_under_another_boards_topic_is_refused(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, agent: Agent
+) -> None:
+    """A board cannot be announced on another board's topic."""
+    payload = wire.encode_announcement(
+        BOARD_ID, agent.detection, agent_version="0.3.0", cycle=CYCLE
+    )
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=MqttServiceInfo(
+            topic=wire.topic("someoneelse", wire.ANNOUNCE),
+            payload=payload,
+            qos=1,
+            retain=True,
+            subscribed_topic=wire.ANNOUNCE_FILTER,
+            timestamp=0.0,
+        ),
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "invalid_discovery_info"
+
+
+async def test_configured_board_is_not_offered_again(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
+) -> None:
+    """Once added, its announcements start no flow."""
+    agent.announce(
+        replace(agent.detection, particulate_frames=not agent.detection.particulate_frames)
+    )
+    await hass.async_block_till_done()
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+async def test_user_step_lists_announced_boards(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, agent: Agent
+) -> None:
+    """Choosing "a board on another Pi" lists what announces itself, and adds the choice."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    agent.announce()  # retained on the broker: it arrives while the step listens
+    task = hass.async_create_task(
+        hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BOARD: BOARD_REMOTE, "uart_path": "/dev/ttyAMA0"}
+        )
+    )
+    for _ in range(30):
+        await asyncio.sleep(0.05)
+        agent.announce()
+    result = await task
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "remote"
+    options = result["data_schema"].schema[CONF_BOARD_ID].config["options"]
+    assert [option["value"] for option in options] == [BOARD_ID]
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_BOARD_ID: BOARD_ID}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Enviro+ (simulated) on kitchen-pi"
+
+
+async def test_user_step_without_announced_boards(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """With MQTT but no agent, the form says to start one."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_BOARD: BOARD_REMOTE, "uart_path": "/dev/ttyAMA0"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "no_remote_boards"}
+
+
+async def test_user_step_without_mqtt(hass: HomeAssistant) -> None:
+    """Without the MQTT integration, the form says to set it up first."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_BOARD: BOARD_REMOTE, "uart_path": "/dev/ttyAMA0"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "mqtt_not_set_up"}
+
+
+async def test_remote_board_is_not_reconfigured(
+    hass: HomeAssistant, remote: MockConfigEntry
+) -> None:
+    """Reconfigure says that the agent's config file holds a remote board's settings."""
+    result = await remote.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "remote_not_reconfigurable"
+
+
+# -- setup ----------------------------------------------------------------------------
+
+
+async def test_remote_board_has_the_local_boards_entities(
+    hass: HomeAssistant, remote: MockConfigEntry, entity_registry: er.EntityRegistry, agent: Agent
+) -> None:
+    """Same unique ids as a local board, numeric values, derived values included."""
+    entities = er.async_entries_for_config_entry(entity_registry, remote.entry_id)
+    unique_ids = {entity.unique_id for entity in entities}
+    for key in ("temperature", "humidity", "pressure", "pm25", "oxidising", "aqi"):
+        assert f"{BOARD_ID}_{key}" in unique_ids, key
+    temperature = next(e for e in entities if e.unique_id == f"{BOARD_ID}_temperature")
+    state = hass.states.get(temperature.entity_id)
+    assert state is not None
+    raw = agent.snapshot.climate.value.temperature
+    # Compensated for the CPU's heat, as for a local board.
+    assert float(state.state) < raw
+    assert {e.domain for e in entities} >= {"notify", "switch", "image", "event", "button"}
+
+
+async def test_no_mqtt_means_retry(hass: HomeAssistant) -> None:
+    """Without MQTT a remote board's setup is retried (local boards are unaffected)."""
+    entry = remote_entry()
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_silent_agent_means_retry(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A board that never announces itself is retried, not added half-known."""
+    monkeypatch.setattr("custom_components.qiot_enviro.remote.ANNOUNCE_TIMEOUT", 0.2)
+    entry = remote_entry()
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_offline_agent_at_start_means_retry(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, agent: Agent
+) -> None:
+    """The last will says offline: setup waits for the agent instead of stale values."""
+    entry = remote_entry()
+    entry.add_to_hass(hass)
+    task = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if task.done():
+            break
+        agent.announce()
+        agent.status(False)
+    await task
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+# -- availability ---------------------------------------------------------------------
+
+
+def _temperature_id(hass: HomeAssistant, entry: MockConfigEntry) -> str:
+    registry = er.async_get(hass)
+    entity_id = registry.async_get_entity_id("sensor", DOMAIN, f"{BOARD_ID}_temperature")
+    assert entity_id is not None
+    return entity_id
+
+
+async def test_offline_and_back(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The last will makes every entity unavailable; the agent's return brings them back."""
+    sensor = _temperature_id(hass, remote)
+    agent.status(False)
+    agent.status(False)
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state == STATE_UNAVAILABLE
+    assert all(
+        state.state == STATE_UNAVAILABLE
+        for state in hass.states.async_all()
+        if state.entity_id.startswith(("sensor.", "switch.", "notify.", "image."))
+        and state.attributes.get("friendly_name", "").startswith("Enviro")
+        and "fault" not in state.entity_id
+    )
+    agent.hello()
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state != STATE_UNAVAILABLE
+    assert caplog.text.count("is unavailable: offline") == 1
+    assert caplog.text.count(f"Board {BOARD_ID} is back") == 1
+
+
+async def test_silence_for_three_cycles(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, remote: MockConfigEntry, agent: Agent
+) -> None:
+    """No state for three cycles (a network gone, no last will yet): unavailable."""
+    sensor = _temperature_id(hass, remote)
+    freezer.tick(timedelta(seconds=2 * CYCLE))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state != STATE_UNAVAILABLE
+    freezer.tick(timedelta(seconds=CYCLE + 10))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state == STATE_UNAVAILABLE
+    agent.state()
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state != STATE_UNAVAILABLE
+
+
+async def test_group_availability_follows_the_state(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
+) -> None:
+    """A gas error in a state makes the gas sensors unavailable, and only them."""
+    registry = er.async_get(hass)
+    gas = registry.async_get_entity_id("sensor", DOMAIN, f"{BOARD_ID}_oxidising")
+    assert gas is not None
+    agent.state(replace(agent.snapshot, gas=GroupResult(value=None, error="ADS1015: no answer")))
+    await hass.async_block_till_done()
+    assert hass.states.get(gas).state == STATE_UNAVAILABLE
+    assert hass.states.get(_temperature_id(hass, remote)).state != STATE_UNAVAILABLE
+
+
+# -- untrusted payloads ---------------------------------------------------------------
+
+
+def _nan_state(agent: Agent) -> bytes:
+    data = json.loads(wire.encode_state(agent.seq + 1, agent.snapshot, agent.health))
+    text = json.dumps(data).replace(json.dumps(agent.snapshot.climate.value.temperature), "NaN", 1)
+    return text.encode()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        (wire.STATE, b"{oops"),
+        (wire.STATE, b""),
+        (wire.STATE, b"[" * 100_000),
+        (wire.STATE, json.dumps({"schema": "1.0", "seq": "x"}).encode()),
+        (wire.STATE, "NAN"),
+        (wire.STATUS, b"maybe"),
+        (wire.ANNOUNCE, b"{}"),
+        (wire.PREVIEW, b"GIF89a"),
+        (wire.TAP, b"{}"),
+    ],
+    ids=["malformed", "empty", "huge", "wrong_type", "nan", "status", "announce", "preview", "tap"],
+)
+async def test_bad_payloads_are_dropped_and_logged_once(
+    hass: HomeAssistant,
+    remote: MockConfigEntry,
+    agent: Agent,
+    caplog: pytest.LogCaptureFixture,
+    message: tuple[str, bytes | str],
+) -> None:
+    """A bad message changes nothing and is logged once, however often it comes."""
+    kind, payload = message
+    sensor = _temperature_id(hass, remote)
+    before = hass.states.get(sensor).state
+    if payload == "NAN":
+        payload = _nan_state(agent)
+    for _ in range(5):
+        agent.send(kind, payload)
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state == before
+    assert remote.state is ConfigEntryState.LOADED
+    dropped = [r for r in caplog.records if "Dropped a message" in r.getMessage()]
+    assert len(dropped) == 1
+    assert dropped[0].levelno == logging.WARNING
+    # The board carries on with the next good state.
+    agent.state()
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state != STATE_UNAVAILABLE
+
+
+async def test_unknown_major_version_raises_a_repair(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
+) -> None:
+    """A newer agent's format is refused with a repair that says what to update."""
+    sensor = _temperature_id(hass, remote)
+    before = hass.states.get(sensor).state
+    data = json.loads(wire.encode_state(agent.seq + 1, agent.snapshot, agent.health))
+    data["schema"] = "2.0"
+    data["groups"] = "whatever a future version holds"
+    agent.send(wire.STATE, json.dumps(data).encode())
+    await hass.async_block_till_done()
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"{remote.entry_id}_unsupported_schema")
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "board": BOARD_ID,
+        "version": "2.0",
+        "supported": wire.SCHEMA,
+    }
+    assert hass.states.get(sensor).state == before
+    agent.state()
+    await hass.async_block_till_done()
+    assert (
+        ir.async_get(hass).async_get_issue(DOMAIN, f"{remote.entry_id}_unsupported_schema") is None
+    )
+
+
+async def test_repeated_state_is_derived_once(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
+) -> None:
+    """The same retained state again (MQTT resubscribed) does not feed the baseline twice."""
+    coordinator = remote.runtime_data
+    assert isinstance(coordinator, RemoteCoordinator)
+    learned = len(coordinator.baseline.samples)
+    payload = wire.encode_state(agent.seq, agent.snapshot, agent.health, backlight=True)
+    for _ in range(5):
+        agent.send(wire.STATE, payload)
+    await hass.async_block_till_done()
+    assert len(coordinator.baseline.samples) == learned
+    agent.state()
+    await hass.async_block_till_done()
+    assert len(coordinator.baseline.samples) == learned + 1
+
+
+async def test_agent_restart_resets_the_sequence(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
+) -> None:
+    """After an agent restart (online again), a lower sequence is accepted."""
+    sensor = _temperature_id(hass, remote)
+    agent.state()
+    agent.state()
+    agent.seq = 0
+    agent.state()
+    await hass.async_block_till_done()
+    coordinator = remote.runtime_data
+    assert isinstance(coordinator, RemoteCoordinator)
+    assert coordinator.dropped == 1  # older than the last one, without a restart
+    agent.status(True)
+    agent.state()
+    await hass.async_block_till_done()
+    assert coordinator.dropped == 1
+    assert hass.states.get(sensor).state != STATE_UNAVAILABLE
+
+
+# -- the LCD --------------------------------------------------------------------------
+
+
+def _entity(hass: HomeAssistant, domain: str, key: str) -> str:
+    entity_id = er.async_get(hass).async_get_entity_id(domain, DOMAIN, f"{BOARD_ID}_{key}")
+    assert entity_id is not None
+    return entity_id
+
+
+async def test_notify_sends_the_message_to_the_agent(
+    hass: HomeAssistant, remote: MockConfigEntry, mqtt_mock: MqttMockHAClient
+) -> None:
+    """notify.send_message and notify.qiot_lcd publish a show command the agent reads."""
+    await hass.services.async_call(
+        "notify",
+        "send_message",
+        {"entity_id": _entity(hass, "notify", "lcd"), "message": "Dinner is ready", "title": "Hi"},
+        blocking=True,
+    )
+    await hass.services.async_call("notify", "qiot_lcd", {"message": "Second"}, blocking=True)
+    await hass.async_block_till_done()
+    shows = [wire.decode_command(wire.CMD_SHOW, p) for p in _published(mqtt_mock, wire.CMD_SHOW)]
+    assert [(s.text, s.title) for s in shows] == [("Dinner is ready", "Hi"), ("Second", None)]
+    displays = _published(mqtt_mock, wire.CMD_DISPLAY)
+    assert wire.decode_command(wire.CMD_DISPLAY, displays[0]) == wire.DisplaySettings(
+        idle_screen="readings", startup_message=True, tap_threshold=1500
+    )
+    readings = _published(mqtt_mock, wire.CMD_READINGS)
+    assert readings
+
+
+async def test_backlight_switch_and_dismiss(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    remote: MockConfigEntry,
+    mqtt_mock: MqttMockHAClient,
+    agent: Agent,
+) -> None:
+    """The switch publishes a backlight command and follows what the board reports."""
+    switch = _entity(hass, "switch", "lcd_backlight")
+    await hass.services.async_call("switch", "turn_off", {"entity_id": switch}, blocking=True)
+    await hass.async_block_till_done()
+    assert [
+        wire.decode_command(wire.CMD_BACKLIGHT, p)
+        for p in _published(mqtt_mock, wire.CMD_BACKLIGHT)
+    ] == [False]
+    assert hass.states.get(switch).state == "off"
+    agent.state(backlight=True)  # read before the agent got the command
+    await hass.async_block_till_done()
+    assert hass.states.get(switch).state == "off"
+    freezer.tick(timedelta(seconds=CYCLE))
+    agent.state(backlight=True)  # someone switched it on at the board's side
+    await hass.async_block_till_done()
+    assert hass.states.get(switch).state == "on"
+    await hass.services.async_call(
+        DOMAIN, "dismiss_message", {"config_entry_id": remote.entry_id}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert len(_published(mqtt_mock, wire.CMD_DISMISS)) == 1
+
+
+async def test_preview_and_tap(hass: HomeAssistant, remote: MockConfigEntry, agent: Agent) -> None:
+    """The board's preview reaches the image entity; its tap fires the event entity."""
+    image = _entity(hass, "image", "lcd_preview")
+    event = _entity(hass, "event", "tap")
+    png = wire.PNG_SIGNATURE + b"picture"
+    agent.send(wire.PREVIEW, png)
+    agent.send(wire.TAP, wire.encode_tap(datetime.now(UTC)))
+    await hass.async_block_till_done()
+    coordinator = remote.runtime_data
+    assert coordinator.lcd is not None
+    assert coordinator.lcd.preview == png
+    assert hass.states.get(image).state != STATE_UNAVAILABLE
+    assert hass.states.get(event).state not in (STATE_UNAVAILABLE, "unknown")
+
+
+async def test_message_to_an_offline_board_is_refused(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
+) -> None:
+    """A message for a board whose agent is gone says so instead of vanishing."""
+    agent.status(False)
+    await hass.async_block_till_done()
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "show_message",
+            {"config_entry_id": remote.entry_id, "message": "anyone?"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "remote_offline"
+
+
+async def test_unload_keeps_the_remote_board_running(
+    hass: HomeAssistant, remote: MockConfigEntry, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Unloading unsubscribes; nothing is sent that would blank the remote screen."""
+    mqtt_mock.async_publish.reset_mock()
+    assert await hass.config_entries.async_unload(remote.entry_id)
+    await hass.async_block_till_done()
+    assert remote.state is ConfigEntryState.NOT_LOADED
+    assert not mqtt_mock.async_publish.call_args_list
