@@ -206,6 +206,24 @@ async def test_announced_board_is_discovered_and_added_with_one_click(
     assert result["data"][CONF_BOARD_ID] == BOARD_ID
 
 
+async def _discovery(hass: HomeAssistant, board_id: str, payload: bytes) -> Any:
+    """Run the discovery flow of one announcement as the MQTT integration starts it."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=MqttServiceInfo(
+            topic=wire.topic(board_id, wire.ANNOUNCE),
+            payload=payload,
+            qos=1,
+            retain=True,
+            subscribed_topic=wire.ANNOUNCE_FILTER,
+            timestamp=0.0,
+        ),
+    )
+    await hass.async_block_till_done()
+    return result
+
+
 @pytest.mark.parametrize(
     "payload",
     [b"", b"{not json", b"x" * (wire.MAX_JSON_BYTES + 1), json.dumps({"schema": "1.0"}).encode()],
@@ -215,19 +233,7 @@ async def test_invalid_announcement_is_not_offered(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, payload: bytes
 ) -> None:
     """A malformed announcement aborts its discovery flow."""
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN,
-        context={"source": SOURCE_MQTT},
-        data=MqttServiceInfo(
-            topic=wire.topic(BOARD_ID, wire.ANNOUNCE),
-            payload=payload,
-            qos=1,
-            retain=True,
-            subscribed_topic=wire.ANNOUNCE_FILTER,
-            timestamp=0.0,
-        ),
-    )
-    await hass.async_block_till_done()
+    result = await _discovery(hass, BOARD_ID, payload)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "invalid_discovery_info"
 
@@ -239,19 +245,7 @@ async def test_announcement_under_another_boards_topic_is_refused(
     payload = wire.encode_announcement(
         BOARD_ID, agent.detection, agent_version="0.3.0", cycle=CYCLE
     )
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN,
-        context={"source": SOURCE_MQTT},
-        data=MqttServiceInfo(
-            topic=wire.topic("someoneelse", wire.ANNOUNCE),
-            payload=payload,
-            qos=1,
-            retain=True,
-            subscribed_topic=wire.ANNOUNCE_FILTER,
-            timestamp=0.0,
-        ),
-    )
-    await hass.async_block_till_done()
+    result = await _discovery(hass, "someoneelse", payload)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "invalid_discovery_info"
 
@@ -660,3 +654,59 @@ async def test_unload_keeps_the_remote_board_running(
     await hass.async_block_till_done()
     assert remote.state is ConfigEntryState.NOT_LOADED
     assert not mqtt_mock.async_publish.call_args_list
+
+
+# -- diagnostics and repairs ----------------------------------------------------------
+
+
+async def test_diagnostics_of_a_remote_board(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
+) -> None:
+    """Diagnostics show what the agent reported, with the board id redacted."""
+    from homeassistant.components.diagnostics import REDACTED
+
+    from custom_components.qiot_enviro.diagnostics import async_get_config_entry_diagnostics
+
+    diagnostics = await async_get_config_entry_diagnostics(hass, remote)
+    assert diagnostics["detection"]["identity"] == REDACTED
+    assert diagnostics["entry"]["data"][CONF_BOARD_ID] == REDACTED
+    assert set(diagnostics["health"]) == {group.value for group in agent.health}
+    assert diagnostics["cycles"]["update_interval_s"] is None
+    assert BOARD_ID not in json.dumps(diagnostics, default=str)
+
+
+async def test_serial_console_repair_follows_the_announcement(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
+) -> None:
+    """A remote Pi with a login shell on its UART gets the local repair, and it clears."""
+    agent.announce(replace(agent.detection, serial_console=True))
+    await hass.async_block_till_done()
+    issue_id = f"{remote.entry_id}_serial_console"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    agent.announce()
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_board_that_loses_a_sensor_is_reloaded(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
+) -> None:
+    """An announcement with other sensor groups reloads the entry with those groups."""
+    from custom_components.qiot_enviro.enviro.models import Chip, SensorGroup
+
+    coordinator = remote.runtime_data
+    agent.detection = replace(
+        agent.detection, chips=agent.detection.chips - {Chip.ADS1015, Chip.ADS1115}
+    )
+    agent.snapshot = replace(agent.snapshot, gas=None)
+    for step in range(3000):
+        await asyncio.sleep(0)
+        if remote.state is ConfigEntryState.LOADED and remote.runtime_data is not coordinator:
+            break
+        if step % 20 == 0:
+            agent.hello()
+    await hass.async_block_till_done()
+    assert remote.state is ConfigEntryState.LOADED
+    assert remote.runtime_data is not coordinator
+    assert remote.runtime_data.detection is not None
+    assert SensorGroup.GAS not in remote.runtime_data.detection.groups

@@ -9,7 +9,7 @@ from homeassistant.core import HomeAssistant
 from .coordinator import QiotEnviroConfigEntry
 
 # The board identity is the Pi's serial number: personal enough to keep out of reports.
-TO_REDACT = {"identity", "serial_number", "unique_id"}
+TO_REDACT = {"board_id", "identity", "serial_number", "unique_id"}
 
 
 async def async_get_config_entry_diagnostics(

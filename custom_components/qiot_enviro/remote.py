@@ -41,6 +41,7 @@ from .const import (
     LOGGER,
 )
 from .coordinator import EnviroCoordinator, QiotEnviroConfigEntry, QiotEnviroData
+from .display.controller import add_listener
 from .enviro.emulator.scenarios import CLEAR
 from .enviro.models import GroupHealth, SensorGroup
 
@@ -620,24 +621,14 @@ class RemoteLcd:
     @callback
     def add_preview_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
         """Call listener when the picture on the LCD changes."""
-        return _add(self._preview_listeners, listener)
+        return add_listener(self._preview_listeners, listener)
 
     @callback
     def add_tap_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
         """Call listener on each tap."""
-        return _add(self._tap_listeners, listener)
+        return add_listener(self._tap_listeners, listener)
 
     @callback
     def add_backlight_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
         """Call listener when the backlight is switched."""
-        return _add(self._backlight_listeners, listener)
-
-
-def _add(listeners: list[Callable[[], None]], listener: Callable[[], None]) -> CALLBACK_TYPE:
-    listeners.append(listener)
-
-    def remove() -> None:
-        if listener in listeners:
-            listeners.remove(listener)
-
-    return remove
+        return add_listener(self._backlight_listeners, listener)

@@ -372,19 +372,19 @@ class DisplayController:
 
     def add_preview_listener(self, listener: Action) -> Cancel:
         """Call listener when :attr:`preview` changed (idle refreshes throttled)."""
-        return _add(self._preview_listeners, listener)
+        return add_listener(self._preview_listeners, listener)
 
     def add_frame_listener(self, listener: FrameListener) -> Cancel:
         """Call ``listener(png, urgent)`` for every new picture on the panel, unthrottled."""
-        return _add(self._frame_listeners, listener)
+        return add_listener(self._frame_listeners, listener)
 
     def add_tap_listener(self, listener: Action) -> Cancel:
         """Call listener on each tap."""
-        return _add(self._tap_listeners, listener)
+        return add_listener(self._tap_listeners, listener)
 
     def add_backlight_listener(self, listener: Action) -> Cancel:
         """Call listener when the backlight is switched."""
-        return _add(self._backlight_listeners, listener)
+        return add_listener(self._backlight_listeners, listener)
 
     # -- internals -------------------------------------------------------------------
 
@@ -488,7 +488,7 @@ class DisplayController:
             listener()
 
 
-def _add[T](listeners: list[T], listener: T) -> Cancel:
+def add_listener[T](listeners: list[T], listener: T) -> Cancel:
     """Add a listener; return what removes it again."""
     listeners.append(listener)
 
