@@ -4,7 +4,7 @@
 virtualenv with the oldest Python the agent supports (``scripts/bootstrap-python313``)
 and installs the wheel with its dependencies from PyPI: no Home Assistant, nothing of the
 test harness. The result is cached under ``.toolchain/agent-venv`` and rebuilt only when
-pyproject.toml, a file of the board side (hardware, display, agent), this module or the
+pyproject.toml, a file of the board side (enviro, display, agent), this module or the
 interpreter changes (the newest few builds are kept). A file lock keeps two test
 processes from building it at once.
 """

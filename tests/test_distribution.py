@@ -40,7 +40,7 @@ def _python(bin_dir: Path, code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_wheel_holds_only_the_board_side(bin_dir: Path) -> None:
-    """Only qiot_enviro/{agent,display,hardware}: nothing that imports Home Assistant."""
+    """Only qiot_enviro/{agent,display,enviro}: nothing that imports Home Assistant."""
     del bin_dir
     with zipfile.ZipFile(agent_wheel()) as wheel:
         names = wheel.namelist()
@@ -49,7 +49,7 @@ def test_wheel_holds_only_the_board_side(bin_dir: Path) -> None:
     outside = [
         name
         for name in packaged
-        if not re.match(r"qiot_enviro/(agent|display|hardware)/[^/]", name)
+        if not re.match(r"qiot_enviro/(agent|display|enviro)/[^/]", name)
     ]
     assert outside == []
     # The integration's own modules, manifest and translations stay out.
@@ -70,7 +70,7 @@ def test_sdist_builds_the_same_wheel(bin_dir: Path, tmp_path: Path) -> None:
     sources = [name for name in names if name.endswith(".py")]
     assert sources
     assert all(
-        re.match(r"custom_components/qiot_enviro/(agent|display|hardware)/", name)
+        re.match(r"custom_components/qiot_enviro/(agent|display|enviro)/", name)
         for name in sources
     )
     assert "pyproject.toml" in names

@@ -710,3 +710,64 @@ async def test_board_that_loses_a_sensor_is_reloaded(
     assert remote.runtime_data is not coordinator
     assert remote.runtime_data.detection is not None
     assert SensorGroup.GAS not in remote.runtime_data.detection.groups
+
+
+# -- every error a remote board's user can meet ---------------------------------------
+
+
+async def test_remote_errors_render_without_placeholders(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    agent: Agent,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No announcement, no state, offline, no MQTT: each a translated sentence."""
+    from homeassistant.helpers.translation import async_get_exception_message
+
+    from custom_components.qiot_enviro import remote as remote_module
+
+    from .test_exceptions import REMOTE_EXCEPTIONS, Seen, ours, record
+
+    monkeypatch.setattr(remote_module, "ANNOUNCE_TIMEOUT", 0.2)
+    monkeypatch.setattr(remote_module, "STATE_TIMEOUT", 0.2)
+    seen: Seen = {}
+
+    async def failed(announce: bool) -> None:
+        entry = remote_entry()
+        entry.add_to_hass(hass)
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="homeassistant.config_entries"):
+            task = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+            while not task.done():
+                if announce:
+                    agent.announce()
+                await asyncio.sleep(0.01)
+            await task
+        assert entry.state is ConfigEntryState.SETUP_RETRY
+        errors = [e for r in caplog.records if r.exc_info and (e := ours(r.exc_info[1]))]
+        record(seen, errors[-1])
+        await hass.config_entries.async_remove(entry.entry_id)
+
+    await failed(announce=False)
+    await failed(announce=True)
+    entry = await async_setup_remote(hass, agent)
+    agent.status(False)
+    await hass.async_block_till_done()
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN, "dismiss_message", {"config_entry_id": entry.entry_id}, blocking=True
+        )
+    record(seen, err.value)
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.config_entries.async_unload(hass.config_entries.async_entries("mqtt")[0].entry_id)
+    await hass.async_block_till_done()
+    with pytest.raises(HomeAssistantError) as err:
+        await remote_module.async_announced_boards(hass, 0)
+    record(seen, err.value)
+
+    assert sorted(seen) == sorted(REMOTE_EXCEPTIONS)
+    for key, placeholders in seen.items():
+        message = async_get_exception_message(DOMAIN, key, placeholders)
+        assert message != key, f"{key}: not translated"
+        assert "{" not in message, f"{key}: {message}"
