@@ -771,3 +771,68 @@ async def test_remote_errors_render_without_placeholders(
         message = async_get_exception_message(DOMAIN, key, placeholders)
         assert message != key, f"{key}: not translated"
         assert "{" not in message, f"{key}: {message}"
+
+
+async def test_fault_select_of_a_simulated_remote_board(
+    hass: HomeAssistant, remote: MockConfigEntry, mqtt_mock: MqttMockHAClient
+) -> None:
+    """The simulated agent's fault select publishes the fault command ("none" clears)."""
+    select = _entity(hass, "select", "simulated_fault")
+    for option in ("particulates_silent", "none"):
+        await hass.services.async_call(
+            "select", "select_option", {"entity_id": select, "option": option}, blocking=True
+        )
+    await hass.async_block_till_done()
+    faults = [wire.decode_command(wire.CMD_FAULT, p) for p in _published(mqtt_mock, wire.CMD_FAULT)]
+    assert faults == ["particulates_silent", "none"]
+    assert hass.states.get(select).state == "none"
+
+
+async def test_foreign_messages_on_the_boards_topics_change_nothing(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another board's announcement on this topic, or a command echo, is not a state."""
+    sensor = _temperature_id(hass, remote)
+    before = hass.states.get(sensor).state
+    impostor = wire.encode_announcement(
+        "10000000deadbeef",
+        replace(agent.detection, identity="10000000deadbeef"),
+        agent_version="0.3.0",
+        cycle=CYCLE,
+    )
+    agent.send(wire.ANNOUNCE, impostor)
+    agent.send(wire.CMD_SHOW, wire.encode_show(wire.ShowCommand(text="echo")))
+    await hass.async_block_till_done()
+    coordinator = remote.runtime_data
+    assert isinstance(coordinator, RemoteCoordinator)
+    assert coordinator.detection is not None
+    assert coordinator.detection.identity == BOARD_ID
+    assert coordinator.dropped == 1
+    assert "board_id differs from its topic" in caplog.text
+    assert hass.states.get(sensor).state == before
+
+
+async def test_plain_enviro_has_no_lcd_entities(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, cycle: tuple[Any, Any, Any]
+) -> None:
+    """A remote plain Enviro without a working LCD gets sensors only, and no LCD commands."""
+    from custom_components.qiot_enviro.enviro.models import BusDevice, DeviceStatus
+
+    detection, snapshot, health = cycle
+    devices = dict(detection.devices)
+    devices[BusDevice.SPI] = replace(devices[BusDevice.SPI], status=DeviceStatus.NOT_PRESENT)
+    no_lcd = replace(detection, devices=devices)
+    agent = Agent(hass, (no_lcd, replace(snapshot), health))
+    if no_lcd.groups != detection.groups:
+        agent.snapshot = replace(snapshot, particulates=None)
+    entry = await async_setup_remote(hass, agent)
+    assert entry.state is ConfigEntryState.LOADED
+    domains = {
+        e.domain for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    }
+    assert "sensor" in domains
+    assert not domains & {"notify", "switch", "image", "event"}
+    agent.state()
+    await hass.async_block_till_done()
+    assert not _published(mqtt_mock, wire.CMD_READINGS)
+    assert not _published(mqtt_mock, wire.CMD_DISPLAY)
