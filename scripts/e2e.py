@@ -1,6 +1,11 @@
 """End-to-end check: a real Home Assistant with the integration, driven over HTTP.
 
-Steps, each timed:
+Two runs, each against its own fresh Home Assistant: the local run (a simulated board
+inside Home Assistant) and the remote run (a simulated board on "another Pi": the agent,
+talking to Home Assistant over a real Mosquitto broker). ``--run local|remote|both``
+(default both) picks them.
+
+The local run's steps, each timed:
 1. start Home Assistant with ``scripts/develop`` (the Home Assistant of the venv that
    runs this script) and its configuration plus ``prometheus:`` and ``recorder:``, in a
    fresh folder, on a free port;
@@ -30,10 +35,38 @@ Steps, each timed:
 After the start, the options reload, the restart and the stop, Home Assistant's log
 must hold no WARNING or ERROR line from the integration's loggers; while the check
 itself silences the particulate sensor, exactly one "unavailable" and one "back" line.
-It exits non-zero on the first failed step; the Home Assistant log stays in the
-artifacts folder.
 
-Usage: .venv/bin/python scripts/e2e.py [--keep] [--artifacts DIR]
+The remote run's steps, each timed (tests/broker.py and tests/agent_venv.py do the work):
+1. start Mosquitto on a free loopback port with a password file (mosquitto_passwd), one
+   user for Home Assistant and one for the agent;
+2. start and onboard Home Assistant as above, in another fresh folder;
+3. add Home Assistant's MQTT integration through its config flow (handler ``mqtt``, the
+   broker form filled as the frontend does: its defaults, then host, port, credentials);
+4. start ``qiot-enviro-agent run --broker mqtt://agent:...@127.0.0.1:PORT --simulated
+   enviro_plus`` as its own process, from the agent's distribution installed in a clean
+   venv on Python 3.13 (cached under .toolchain/agent-venv), with a state file in a
+   temporary folder, a 2 s cycle and a fast simulated PMS5003 (no 30 s warm-up);
+5. find the flow the board's retained announcement started (source ``mqtt``, step
+   ``remote_confirm``, listed over the WebSocket API) and confirm it;
+6. look the board's entity ids up in the entity registry (the device is named after the
+   agent's host) and see the local run's sensors all numeric;
+7. call the board's legacy notify service (read from ``/api/services``) and find the
+   message in its LCD preview image (the agent renders it; Home Assistant shows it);
+8. SIGKILL the agent: every entity goes unavailable (the broker publishes its last will
+   at once, since the socket closes); start it again: numeric again. Both timed;
+9. restart Mosquitto (by pid, same port and files): Home Assistant's MQTT client (it
+   retries every 10 s) and the agent reconnect; timed until every entity has a fresh
+   number again (Mosquitto publishes the agent's last will as it shuts down, so the
+   board is unavailable in between);
+10. stop Home Assistant (SIGTERM), the agent and the broker, by pid; print a summary
+    line with the measured times.
+The integration may log no ERROR during the remote run, and no WARNING other than
+"Board ... is unavailable" (steps 8 and 9; at least one).
+
+Each run exits non-zero on its first failed step; the logs (Home Assistant's, and the
+agent's and the broker's for the remote run) stay in the artifacts folder (``remote/``).
+
+Usage: .venv/bin/python scripts/e2e.py [--keep] [--artifacts DIR] [--run local|remote|both]
 """
 
 import argparse
@@ -254,6 +287,8 @@ class HomeAssistant:
         # When the gas ratios were first seen numeric: the ratio sensors' last_changed
         # (Home Assistant's clock, a POSIX time), taken by states().
         self.learned_at: float | None = None
+        # states() returns the entities whose id holds this (the board's device name).
+        self.device = DEVICE
 
     def start(self) -> None:
         """Start hass in its own session so that stopping it reaches no one else."""
@@ -314,7 +349,7 @@ class HomeAssistant:
         states = {
             state["entity_id"]: state
             for state in self.request("GET", "/api/states")
-            if DEVICE in state["entity_id"]
+            if self.device in state["entity_id"]
         }
         if self.learned_at is None and all(numeric(states.get(e)) for e in RATIO_ENTITIES):
             self.learned_at = min(
@@ -576,23 +611,23 @@ def expected_entities(ha: HomeAssistant, log: LogWatch) -> dict[str, dict[str, A
 
 
 def preview(ha: HomeAssistant) -> Any:
-    """Return the LCD preview as a PIL image."""
+    """Return the LCD preview of the board ha.device names as a PIL image."""
     from PIL import Image  # noqa: PLC0415 - the venv has Pillow; only this step needs it
 
-    state = ha.states()[f"image.{DEVICE}_lcd_preview"]
+    state = ha.states()[f"image.{ha.device}_lcd_preview"]
     raw = ha.request("GET", state["attributes"]["entity_picture"])
     return Image.open(io.BytesIO(raw)).convert("RGB")
 
 
-def message_on_lcd(ha: HomeAssistant, artifacts: Path) -> None:
-    """Show a message with notify.qiot_lcd and find it in the preview image."""
+def message_on_lcd(ha: HomeAssistant, artifacts: Path, service: str = "qiot_lcd") -> None:
+    """Show a message with notify.<service> and find it in the preview image."""
     from PIL import ImageChops  # noqa: PLC0415
 
     from custom_components.qiot_enviro.display.screens import render_message  # noqa: PLC0415
 
     idle = preview(ha)
     idle.save(artifacts / "lcd-idle.png")
-    ha.call("notify", "qiot_lcd", {"message": MESSAGE})
+    ha.call("notify", service, {"message": MESSAGE})
     expected = render_message(MESSAGE)
 
     def shows_message() -> bool:
@@ -881,6 +916,435 @@ async def _devtools_screenshot(port: int, steps: list[tuple[str, str]]) -> bytes
             return base64.b64decode(shot["data"])
 
 
+# -- the remote run: a board on another Pi, its agent talking to Home Assistant over MQTT --
+
+REMOTE_BOARD = "e2e-remote-1"
+MQTT_USERS = {"homeassistant": "ha-mqtt-pw-123", "agent": "agent-mqtt-pw-456"}
+# Seconds per agent cycle: Home Assistant calls a board silent after 3 cycles + 5 s.
+REMOTE_CYCLE = 2.0
+# A fast simulated PMS5003 (the agent's hidden test option): no 30 s warm-up.
+FRAME_INTERVAL = 0.05
+# A dead client's last will comes at once when its socket closes, at the latest after
+# 1.5 keepalives (the agent's is 30 s); Home Assistant's MQTT client retries every 10 s.
+RECOVERY_TIMEOUT = 60.0
+UNAVAILABLE_LINE = re.compile(r"\bBoard \S+ is unavailable\b")
+
+
+class AgentProcess:
+    """``qiot-enviro-agent run`` from the agent's own distribution, in a clean venv."""
+
+    def __init__(self, bin_dir: Path, broker_url: str, folder: Path, log_path: Path) -> None:
+        """Prepare the command; the state file lives in folder (a temporary one)."""
+        self.command = [
+            str(bin_dir / "qiot-enviro-agent"),
+            "run",
+            "--broker",
+            broker_url,
+            "--simulated",
+            "enviro_plus",
+            "--board-id",
+            REMOTE_BOARD,
+            "--cycle",
+            f"{REMOTE_CYCLE:g}",
+            "--state-file",
+            str(folder / "state.json"),
+            "--simulated-frame-interval",
+            f"{FRAME_INTERVAL:g}",
+        ]
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the agent in its own session (its pid is the agent's)."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL the agent by its pid: no goodbye, the broker publishes its last will."""
+        if self.process is None or self.process.poll() is not None:
+            raise E2EError(f"the agent is not running (log: {self.log_path})")
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self) -> None:
+        """Stop the agent by its pid: SIGTERM (it says offline), SIGKILL after 20 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+def form_defaults(schema: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return what the frontend puts in a form before the user types anything.
+
+    Defaults; for a required field without one, false for a boolean and the first
+    option of a select; a collapsed section (expandable) holds its own fields' values.
+    """
+    values: dict[str, Any] = {}
+    for field in schema:
+        name = field["name"]
+        selector = field.get("selector", {})
+        if field.get("type") == "expandable":
+            values[name] = form_defaults(field.get("schema", []))
+        elif "default" in field:
+            values[name] = field["default"]
+        elif not field.get("required"):
+            continue
+        elif "boolean" in selector:
+            values[name] = False
+        elif options := selector.get("select", {}).get("options"):
+            first = options[0]
+            values[name] = first["value"] if isinstance(first, dict) else first
+    return values
+
+
+def add_mqtt(ha: HomeAssistant, port: int, username: str, password: str) -> None:
+    """Add Home Assistant's MQTT integration through its config flow, as a user would."""
+    flow = ha.request("POST", "/api/config/config_entries/flow", {"handler": "mqtt"})
+    if flow["type"] == "menu":  # Home Assistant OS offers the add-on first
+        flow = ha.request(
+            "POST",
+            f"/api/config/config_entries/flow/{flow['flow_id']}",
+            {"next_step_id": "broker"},
+        )
+    if flow["type"] != "form" or flow.get("step_id") != "broker":
+        raise E2EError(f"the MQTT flow did not ask for the broker: {flow}")
+    fields = {field["name"]: field for field in flow["data_schema"]}
+    answer: dict[str, Any] = {
+        "broker": "127.0.0.1",
+        "port": port,
+        "username": username,
+        "password": password,
+    }
+    answer = form_defaults(flow["data_schema"]) | answer
+    if unknown := sorted(set(answer) - set(fields)):
+        raise E2EError(f"the MQTT broker form has no field {unknown}: {sorted(fields)}")
+    unanswered = [
+        name
+        for name, field in fields.items()
+        if field.get("required") and name not in answer and "default" not in field
+    ]
+    if unanswered:
+        raise E2EError(f"the MQTT broker form also requires {unanswered}")
+    try:
+        done = ha.request("POST", f"/api/config/config_entries/flow/{flow['flow_id']}", answer)
+    except urllib.error.HTTPError as err:
+        raise E2EError(
+            f"the MQTT broker form refused {sorted(answer)}: {err} {err.read()[:500]!r}; "
+            f"its fields: {flow['data_schema']}"
+        ) from err
+    if done["type"] != "create_entry":
+        raise E2EError(f"the MQTT flow ended with {done}")
+
+    def loaded() -> bool:
+        entries = ha.request("GET", "/api/config/config_entries/entry?domain=mqtt")
+        return any(entry.get("state") == "loaded" for entry in entries)
+
+    wait_until("the MQTT entry to load", loaded, 30, interval=0.5)
+
+
+def confirm_discovered_board(ha: HomeAssistant) -> dict[str, Any]:
+    """Find the flow the board's announcement started and confirm it (one click)."""
+    found: list[dict[str, Any]] = []
+
+    def discovered() -> bool:
+        found[:] = [
+            flow
+            # The frontend lists flows in progress over the WebSocket API (REST has no GET).
+            for flow in ws_command(ha, {"type": "config_entries/flow/progress"})
+            if flow.get("handler") == DOMAIN and flow.get("context", {}).get("source") == "mqtt"
+        ]
+        return bool(found)
+
+    wait_until("the remote board's discovery flow (source mqtt)", discovered, 30, interval=0.5)
+    if len(found) != 1 or found[0].get("step_id") != "remote_confirm":
+        raise E2EError(f"want one discovery flow at remote_confirm, found {found}")
+    flow = found[0]
+    if flow["context"].get("unique_id") != REMOTE_BOARD:
+        raise E2EError(f"the discovery flow is for {flow['context']}, not {REMOTE_BOARD}")
+    done = ha.request("POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {})
+    if done["type"] != "create_entry":
+        raise E2EError(f"confirming the discovered board ended with {done}")
+    entry = dict(done["result"])
+    if not entry.get("title", "").startswith("Enviro+ (simulated) on "):
+        raise E2EError(f"unexpected title of the remote board's entry: {entry.get('title')!r}")
+    return entry
+
+
+def ws_command(ha: HomeAssistant, command: dict[str, Any]) -> Any:
+    """Send one WebSocket API command and return its result."""
+
+    async def run() -> Any:
+        import aiohttp  # noqa: PLC0415 - in the venv with Home Assistant
+
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"ws://127.0.0.1:{ha.port}/api/websocket") as ws,
+        ):
+            await ws.receive_json()  # auth_required
+            await ws.send_json({"type": "auth", "access_token": ha.token})
+            if (await ws.receive_json()).get("type") != "auth_ok":
+                raise E2EError("WebSocket authentication failed")
+            await ws.send_json({"id": 1, **command})
+            answer = await ws.receive_json()
+            if not answer.get("success"):
+                raise E2EError(f"{command['type']} failed: {answer}")
+            return answer["result"]
+
+    return asyncio.run(run())
+
+
+def remote_entities(ha: HomeAssistant, entry_id: str) -> list[str]:
+    """Look the board's entity ids up in the entity registry; set ha.device to its prefix.
+
+    The device is named after the Pi the agent runs on ("Enviro+ (simulated) on <host>"),
+    so the prefix is read from the temperature sensor's entity id, found by unique id.
+    """
+    registry: list[dict[str, Any]] = []
+
+    def registered() -> bool:
+        registry[:] = [
+            e
+            for e in ws_command(ha, {"type": "config/entity_registry/list"})
+            if e.get("config_entry_id") == entry_id
+        ]
+        return any(e.get("unique_id") == f"{REMOTE_BOARD}_temperature" for e in registry)
+
+    wait_until("the remote board's entities in the registry", registered, 30, interval=0.5)
+    temperature = next(e for e in registry if e["unique_id"] == f"{REMOTE_BOARD}_temperature")
+    ha.device = temperature["entity_id"].removeprefix("sensor.").removesuffix("_temperature")
+    wanted = [f"sensor.{ha.device}_{name}" for name in NUMERIC_SENSORS]
+    known = {e["entity_id"] for e in registry}
+    if missing := [e for e in [*wanted, f"image.{ha.device}_lcd_preview"] if e not in known]:
+        raise E2EError(f"not registered for the remote board: {missing}; has {sorted(known)}")
+    return wanted
+
+
+def all_numeric(ha: HomeAssistant, wanted: list[str]) -> bool:
+    """Tell whether every wanted entity has a number as its state."""
+    states = ha.states()
+    return all(numeric(states.get(e)) for e in wanted)
+
+
+def all_unavailable(ha: HomeAssistant, wanted: list[str]) -> bool:
+    """Tell whether every wanted entity is unavailable."""
+    states = ha.states()
+    return all(states.get(e, {}).get("state") == "unavailable" for e in wanted)
+
+
+def fresh_numbers(ha: HomeAssistant, wanted: list[str], since: float) -> bool:
+    """Tell whether every wanted entity is numeric and was written after since (POSIX)."""
+    states = ha.states()
+    for entity_id in wanted:
+        state = states.get(entity_id)
+        if not numeric(state):
+            return False
+        assert state is not None
+        written = state.get("last_reported") or state["last_updated"]
+        if datetime.fromisoformat(written).timestamp() <= since:
+            return False
+    return True
+
+
+def notify_service(ha: HomeAssistant) -> str:
+    """Return the board's legacy notify service (qiot_lcd unless another board holds it)."""
+    found: list[str] = []
+
+    def offered() -> bool:
+        services = ha.request("GET", "/api/services")
+        notify: dict[str, Any] = next(
+            (s["services"] for s in services if s["domain"] == "notify"), {}
+        )
+        found[:] = sorted(name for name in notify if name.startswith("qiot_lcd"))
+        return bool(found)
+
+    wait_until("the board's legacy notify service", offered, 30, interval=0.5)
+    if len(found) != 1:
+        raise E2EError(f"want one legacy notify service of the board, found {found}")
+    return found[0]
+
+
+def remote_preview_ready(ha: HomeAssistant) -> None:
+    """Wait until the board's LCD preview can be fetched (the agent has sent one)."""
+
+    def ready() -> bool:
+        try:
+            preview(ha)
+        except KeyError, urllib.error.HTTPError, OSError, ValueError:
+            return False
+        return True
+
+    wait_until("the remote board's LCD preview", ready, 30, interval=0.5)
+
+
+def timed(action: Callable[[], Any], what: str, check: Callable[[], bool], timeout: float) -> float:
+    """Do action, then wait for check (polled every 0.1 s); return the seconds from the action."""
+    start = time.monotonic()
+    action()
+    wait_until(what, check, timeout, interval=0.1)
+    return time.monotonic() - start
+
+
+def remote_log_check(records: list[LogRecord]) -> int:
+    """Fail on any ERROR of the integration, or a WARNING other than "unavailable".
+
+    Returns how many "unavailable" warnings there were; none fails too, since the run
+    kills the agent.
+    """
+    ours = [r for r in records if r.ours and r.problem]
+    unavailable = [
+        r
+        for r in ours
+        if r.level == "WARNING" and UNAVAILABLE_LINE.search(r.message.partition("\n")[0])
+    ]
+    if others := [r for r in ours if r not in unavailable]:
+        raise E2EError(
+            f"during the remote run the integration logged {len(others)} unexpected "
+            f"warning(s)/error(s): {describe(others)}"
+        )
+    if not unavailable:
+        raise E2EError("no 'unavailable' warning although the agent was killed")
+    return len(unavailable)
+
+
+def remote_main(artifacts: Path, keep: bool) -> bool:
+    """Run the remote board's steps against a fresh Home Assistant; print a summary."""
+    from tests.agent_venv import agent_venv  # noqa: PLC0415 - the repository's test helpers
+    from tests.broker import Broker  # noqa: PLC0415
+
+    artifacts.mkdir(parents=True, exist_ok=True)
+    total_start = time.monotonic()
+    timings: list[tuple[str, float]] = []
+    notes: list[str] = []
+    config_dir = Path(tempfile.mkdtemp(prefix="qiot-e2e-remote-"))
+    agent_dir = Path(tempfile.mkdtemp(prefix="qiot-e2e-agent-"))
+    log_path = artifacts / "home-assistant.log"
+    log_path.unlink(missing_ok=True)
+    (artifacts / "agent.log").unlink(missing_ok=True)
+    port = free_port()
+    ha = HomeAssistant(config_dir, port, log_path)
+    log = LogWatch(log_path)
+    broker: Any = None
+    agent: AgentProcess | None = None
+    ok = False
+
+    def note(text: str) -> None:
+        notes.append(text)
+        print(f"e2e remote: {text}", flush=True)
+
+    try:
+        broker = step("prepare Mosquitto", timings, lambda: Broker(MQTT_USERS))
+        step("start Mosquitto", timings, broker.start)
+        print(f"e2e remote: broker pid {broker.pid} on 127.0.0.1:{broker.port}", flush=True)
+        # Built (or taken from the cache) while nothing else runs: the first build asks PyPI.
+        bin_dir = step("the agent's venv (Python 3.13)", timings, agent_venv)
+        write_config(config_dir, port)
+        step("start Home Assistant", timings, ha.start)
+        step("wait for the HTTP server", timings, ha.wait_for_port)
+        step("onboard and take a token", timings, ha.onboard)
+        step("wait until running", timings, ha.wait_running)
+        ha_user = "homeassistant"
+        step(
+            "add MQTT (config flow)",
+            timings,
+            lambda: add_mqtt(ha, broker.port, ha_user, MQTT_USERS[ha_user]),
+        )
+        agent = AgentProcess(bin_dir, broker.url("agent"), agent_dir, artifacts / "agent.log")
+        step("start the agent", timings, agent.start)
+        entry = step("confirm the discovered board", timings, lambda: confirm_discovered_board(ha))
+        print(f"e2e remote: added {entry['title']!r}", flush=True)
+        wanted = step(
+            "the board's entities", timings, lambda: remote_entities(ha, entry["entry_id"])
+        )
+        step(
+            "numeric states",
+            timings,
+            lambda: wait_until(
+                "numeric states of " + ", ".join(wanted), lambda: all_numeric(ha, wanted), 60
+            ),
+        )
+        service = step("find its notify service", timings, lambda: notify_service(ha))
+        step("wait for its LCD preview", timings, lambda: remote_preview_ready(ha))
+        step(
+            f"notify.{service} and preview",
+            timings,
+            lambda: message_on_lcd(ha, artifacts, service),
+        )
+        gone = step(
+            "kill the agent: unavailable",
+            timings,
+            lambda: timed(
+                agent.kill,
+                "the board's entities unavailable (last will)",
+                lambda: all_unavailable(ha, wanted),
+                RECOVERY_TIMEOUT,
+            ),
+        )
+        note(f"agent killed (SIGKILL): unavailable after {gone:.2f}s")
+        back = step(
+            "restart the agent: numeric",
+            timings,
+            lambda: timed(
+                agent.start,
+                "the board's entities numeric again",
+                lambda: all_numeric(ha, wanted),
+                RECOVERY_TIMEOUT,
+            ),
+        )
+        note(f"agent restarted: numeric after {back:.2f}s")
+        restarted_at = time.time()
+        recovered = step(
+            "restart Mosquitto: recovery",
+            timings,
+            lambda: timed(
+                broker.restart,
+                "fresh numeric states after the broker restart",
+                lambda: fresh_numbers(ha, wanted, restarted_at),
+                RECOVERY_TIMEOUT,
+            ),
+        )
+        note(f"broker restarted: fresh numbers after {recovered:.2f}s")
+        ok = True
+    except E2EError as err:
+        print(f"e2e remote: FAILED: {err} (logs: {artifacts})", flush=True)
+    finally:
+        # Home Assistant first, so that the agent's goodbye is not logged as a fault.
+        step("stop Home Assistant", timings, ha.stop)
+        if agent is not None:
+            step("stop the agent", timings, agent.stop)
+        if broker is not None:
+            (artifacts / "mosquitto.log").write_text(broker.log(), encoding="utf-8")
+            step("stop Mosquitto", timings, broker.close)
+        if ok:
+            try:
+                warnings = remote_log_check(log.new_records())
+                note(f"{warnings} 'unavailable' warning(s), no other warning or error")
+            except E2EError as err:
+                print(f"e2e remote: FAILED: {err} (Home Assistant log: {log_path})", flush=True)
+                ok = False
+        if keep:
+            print(f"e2e remote: configuration kept in {config_dir}")
+        else:
+            shutil.rmtree(config_dir, ignore_errors=True)
+        shutil.rmtree(agent_dir, ignore_errors=True)
+    summary = ", ".join([*(f"{name} {seconds:.1f}s" for name, seconds in timings), *notes])
+    verdict = "passed" if ok else "FAILED"
+    print(f"e2e remote: {verdict} in {time.monotonic() - total_start:.1f}s ({summary})", flush=True)
+    return ok
+
+
 def choose_input(flow: dict[str, Any]) -> dict[str, Any]:
     """Answer a config-flow form: pick the simulated board where a choice is offered."""
     answer: dict[str, Any] = {}
@@ -890,12 +1354,8 @@ def choose_input(flow: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def main() -> int:
-    """Run every step, always stopping what was started."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--keep", action="store_true", help="keep the configuration folder")
-    parser.add_argument("--artifacts", type=Path, default=ROOT / "artifacts" / "e2e")
-    args = parser.parse_args()
+def local_main(args: argparse.Namespace) -> bool:
+    """Run every step of the local run, always stopping what was started."""
     args.artifacts.mkdir(parents=True, exist_ok=True)
 
     total_start = time.monotonic()
@@ -948,6 +1408,25 @@ def main() -> int:
     summary = ", ".join([*(f"{name} {seconds:.1f}s" for name, seconds in timings), *notes])
     verdict = "passed" if ok else "FAILED"
     print(f"e2e: {verdict} in {time.monotonic() - total_start:.1f}s ({summary})", flush=True)
+    return ok
+
+
+def main() -> int:
+    """Run the local run, the remote run, or both (the default), one after the other."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the configuration folders")
+    parser.add_argument("--artifacts", type=Path, default=ROOT / "artifacts" / "e2e")
+    parser.add_argument(
+        "--run", choices=("local", "remote", "both"), default="both", help="default: both"
+    )
+    args = parser.parse_args()
+    ok = True
+    if args.run in ("local", "both"):
+        ok = local_main(args) and ok
+    if args.run in ("remote", "both"):
+        ok = remote_main(args.artifacts / "remote", args.keep) and ok
     return 0 if ok else 1
 
 

@@ -206,3 +206,38 @@ async def test_remote_lcd_rotates_pages_and_publishes_taps(
         code = await asyncio.wait_for(run, 20)
         peer.close()
     assert code == 0
+
+
+async def test_fast_simulated_board_starts_warming_up_not_failing(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """With the fast simulated PMS5003 the first states read "warming up", never an error.
+
+    The first read starts the sensor, before its first frame: an error there made Home
+    Assistant log "The particulates sensors are unavailable: no valid frame yet" at every
+    start of the agent (seen in scripts/e2e.py's remote run).
+    """
+    settings = Settings(
+        broker=parse_broker_url(broker.url("agent")),
+        simulated="enviro_plus",
+        board_id=BOARD,
+        cycle=0.3,
+        state_file=tmp_path / "state.json",
+        birth_delay=0.0,
+        simulated_frame_interval=0.05,
+    )
+    agent = Agent(settings)
+    peer = Peer(broker)
+    run = asyncio.create_task(agent.run())
+
+    def particulates() -> list[object]:
+        return [s.snapshot.particulates for s in peer.states()]
+
+    try:
+        await peer.wait(lambda: any(p is not None and p.value is not None for p in particulates()))
+    finally:
+        agent.stop()
+        code = await asyncio.wait_for(run, 20)
+        peer.close()
+    assert code == 0
+    assert [getattr(p, "error", None) for p in particulates()] == [None] * len(particulates())

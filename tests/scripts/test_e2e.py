@@ -145,15 +145,80 @@ def test_stored_r0(
     assert e2e.stored_r0(path) is learned
 
 
-@pytest.mark.e2e
-def test_real_home_assistant_end_to_end(tmp_path: Path) -> None:
-    """Home Assistant starts, is onboarded, and the integration is added over HTTP."""
+def test_form_defaults_as_the_frontend_fills_them(e2e: ModuleType) -> None:
+    """Defaults; false and the first option for required fields; sections nested."""
+    schema = [
+        {"name": "broker", "required": True, "selector": {"text": {}}},
+        {"name": "port", "required": True, "default": 1883},
+        {"name": "username", "required": False, "optional": True},
+        {
+            "name": "other_settings",
+            "type": "expandable",
+            "required": True,
+            "schema": [
+                {"name": "set_client_cert", "required": True, "selector": {"boolean": {}}},
+                {
+                    "name": "set_ca_cert",
+                    "required": True,
+                    "selector": {"select": {"options": ["off", "auto"]}},
+                },
+                {
+                    "name": "transport",
+                    "required": True,
+                    "selector": {"select": {"options": [{"value": "tcp", "label": "TCP"}]}},
+                },
+                {"name": "keepalive", "required": False, "optional": True},
+            ],
+        },
+    ]
+    assert e2e.form_defaults(schema) == {
+        "port": 1883,
+        "other_settings": {"set_client_cert": False, "set_ca_cert": "off", "transport": "tcp"},
+    }
+
+
+BOARD_UNAVAILABLE = line("WARNING", OURS, "Board e2e-remote-1 is unavailable: offline")
+
+
+@pytest.mark.parametrize(
+    ("lines", "error"),
+    [
+        ([BOARD_UNAVAILABLE, BACK, BOARD_UNAVAILABLE], None),
+        ([BOARD_UNAVAILABLE, UNAVAILABLE], "1 unexpected"),
+        ([BOARD_UNAVAILABLE, FETCH_ERROR], "1 unexpected"),
+        ([BACK], "no 'unavailable' warning"),
+    ],
+)
+def test_remote_log_check(e2e: ModuleType, lines: list[str], error: str | None) -> None:
+    """The remote run allows the board's "unavailable" warnings only, and wants one."""
+    records = e2e.parse_log("\n".join(lines))
+    if error is None:
+        assert e2e.remote_log_check(records) == 2
+    else:
+        with pytest.raises(e2e.E2EError, match=error):
+            e2e.remote_log_check(records)
+
+
+def run_e2e(tmp_path: Path, run: str, timeout: float) -> str:
+    """Run scripts/e2e.py --run <run>; fail with the end of its output; return stdout."""
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--artifacts", str(tmp_path)],
+        [sys.executable, str(SCRIPT), "--artifacts", str(tmp_path), "--run", run],
         capture_output=True,
         text=True,
         check=False,
-        timeout=1500,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "e2e: passed" in result.stdout
+    return result.stdout
+
+
+@pytest.mark.e2e
+def test_real_home_assistant_end_to_end(tmp_path: Path) -> None:
+    """Home Assistant starts, is onboarded, and the integration is added over HTTP."""
+    assert "e2e: passed" in run_e2e(tmp_path, "local", 1500)
+
+
+@pytest.mark.e2e
+def test_real_home_assistant_with_a_remote_board(tmp_path: Path) -> None:
+    """A real broker and agent: discovery, entities, LCD, agent kill and broker restart."""
+    assert "e2e remote: passed" in run_e2e(tmp_path, "remote", 900)

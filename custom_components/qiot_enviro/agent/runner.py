@@ -145,8 +145,9 @@ class Agent:
             provider: Any = self.emulated.provider
             if settings.simulated_frame_interval is None:
                 self.board = Board(provider)
-            else:  # a fast simulated PMS5003 (tests): no warm-up to sit out
-                self.board = Board(provider, particulate_warmup=0.0)
+            else:  # a fast simulated PMS5003 (tests): a warm-up of one frame, not 30 s
+                # (not none: the first read, before the first frame, would be an error)
+                self.board = Board(provider, particulate_warmup=settings.simulated_frame_interval)
         else:
             from ..enviro.linux import LinuxBusProvider  # noqa: PLC0415 - only on a Pi
 
