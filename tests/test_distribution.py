@@ -47,9 +47,7 @@ def test_wheel_holds_only_the_board_side(bin_dir: Path) -> None:
     packaged = [name for name in names if ".dist-info/" not in name]
     assert packaged
     outside = [
-        name
-        for name in packaged
-        if not re.match(r"qiot_enviro/(agent|display|enviro)/[^/]", name)
+        name for name in packaged if not re.match(r"qiot_enviro/(agent|display|enviro)/[^/]", name)
     ]
     assert outside == []
     # The integration's own modules, manifest and translations stay out.
@@ -70,8 +68,7 @@ def test_sdist_builds_the_same_wheel(bin_dir: Path, tmp_path: Path) -> None:
     sources = [name for name in names if name.endswith(".py")]
     assert sources
     assert all(
-        re.match(r"custom_components/qiot_enviro/(agent|display|enviro)/", name)
-        for name in sources
+        re.match(r"custom_components/qiot_enviro/(agent|display|enviro)/", name) for name in sources
     )
     assert "pyproject.toml" in names
     assert "custom_components/qiot_enviro/manifest.json" not in names
