@@ -525,6 +525,7 @@ async def test_repeated_state_is_derived_once(
     learned = len(coordinator.baseline.samples)
     payload = wire.encode_state(agent.seq, agent.snapshot, agent.health, backlight=True)
     for _ in range(5):
+        agent.status(True)  # redelivered retained messages: the status, then the state
         agent.send(wire.STATE, payload)
     await hass.async_block_till_done()
     assert len(coordinator.baseline.samples) == learned

@@ -130,7 +130,8 @@ class RemoteCoordinator(EnviroCoordinator):
         self._has_state = asyncio.Event()
         self._pending_state: bytes | None = None
         self._latest: QiotEnviroData | None = None
-        self._last_seq: int | None = None
+        # (seq, read time) of the last state used; a restarted agent may count again.
+        self._last_state: tuple[int, datetime] | None = None
         self._restart_seen = False
         self._setup_done = False
         self._unsubscribe: CALLBACK_TYPE | None = None
@@ -299,12 +300,17 @@ class RemoteCoordinator(EnviroCoordinator):
             return
         state = wire.decode_state(payload, frozenset(self.announcement.detection.groups))
         self._valid_message()
-        if self._last_seq is not None and not self._restart_seen:
-            if state.seq == self._last_seq:
-                return  # the retained state again (the MQTT client resubscribed)
-            if state.seq < self._last_seq:
-                raise wire.WireError(f"state: seq {state.seq} is older than {self._last_seq}")
-        self._last_seq = state.seq
+        if (state.seq, state.snapshot.read_at) == self._last_state:
+            # The retained state again (Home Assistant's MQTT client resubscribed, with
+            # the retained status before it): its readings were used already.
+            return
+        if (
+            self._last_state is not None
+            and not self._restart_seen
+            and state.seq < self._last_state[0]
+        ):
+            raise wire.WireError(f"state: seq {state.seq} is older than {self._last_state[0]}")
+        self._last_state = (state.seq, state.snapshot.read_at)
         self._restart_seen = False
         self.remote_health = state.health
         self.cycle_durations.append(state.snapshot.duration)
