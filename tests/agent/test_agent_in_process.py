@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -23,6 +24,7 @@ from custom_components.qiot_enviro.agent.runner import Agent
 from custom_components.qiot_enviro.agent.settings import Settings, parse_broker_url
 from custom_components.qiot_enviro.display import controller as display_controller
 from custom_components.qiot_enviro.display.screens import Readings, render_readings
+from custom_components.qiot_enviro.enviro.models import SensorGroup
 from tests.broker import Broker
 
 BOARD = "sim-in-process"
@@ -241,3 +243,57 @@ async def test_fast_simulated_board_starts_warming_up_not_failing(
         peer.close()
     assert code == 0
     assert [getattr(p, "error", None) for p in particulates()] == [None] * len(particulates())
+
+
+async def test_sampling_command_duty_cycles_the_particulate_sensor(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """The retained cmd/sampling puts the sensor to sleep between samples.
+
+    The simulated PMS5003 runs the manual's timings (2.3 s frames, 30 s warm-up) 100
+    times faster: a sample every 300 s takes 3 s. Between samples the state keeps the
+    last sample, its time and ``sleeping``; the fan time and the mode are persisted.
+    """
+    settings = Settings(
+        broker=parse_broker_url(broker.url("agent")),
+        simulated="enviro_plus",
+        board_id=BOARD,
+        cycle=0.2,
+        state_file=tmp_path / "state.json",
+        birth_delay=0.0,
+        simulated_pms_speed=100.0,
+    )
+    agent = Agent(settings)
+    peer = Peer(broker)
+    run = asyncio.create_task(agent.run())
+
+    def particulates() -> list[Any]:
+        return [s.snapshot.particulates for s in peer.states()]
+
+    try:
+        await peer.wait(lambda: peer.of(wire.ANNOUNCE) and peer.of(wire.STATE))
+        peer.client.publish(
+            wire.topic(BOARD, wire.CMD_SAMPLING),
+            wire.encode_sampling(wire.SamplingCommand(interval=300)),
+            1,
+            retain=True,
+        )
+        await peer.wait(lambda: (p := particulates()[-1]) is not None and p.sleeping)
+        assert agent.emulated is not None
+        await peer.wait(lambda: not agent.emulated.pms.powered)
+        count = len(peer.states())
+        await peer.wait(lambda: len(peer.states()) >= count + 3)
+        held = particulates()[count:]
+        health = peer.states()[-1].health
+    finally:
+        agent.stop()
+        code = await asyncio.wait_for(run, 20)
+        peer.client.publish(wire.topic(BOARD, wire.CMD_SAMPLING), b"", 1, retain=True)
+        peer.close()
+    assert code == 0
+    assert all(p.sleeping and p.value is not None for p in held)
+    assert len({(p.value, p.read_at) for p in held}) == 1
+    assert health[SensorGroup.PARTICULATES].extra["fan_seconds"] >= 30
+    saved = json.loads((tmp_path / "state.json").read_text())
+    assert saved["sampling"] == 300
+    assert saved["fan_seconds"] >= 30

@@ -234,3 +234,64 @@ def test_preview_and_tap() -> None:
             wire.decode_preview(bad)
     at = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
     assert wire.decode_tap(wire.encode_tap(at)) == at
+
+
+def test_state_carries_sleeping_and_fan_seconds(cycle: tuple[Any, Any, Any]) -> None:
+    """Schema 1.1: a held particulate sample says so, and the fan time is a counter."""
+    detection, snapshot, health = cycle
+    assert snapshot.particulates is not None
+    held = replace(snapshot, particulates=replace(snapshot.particulates, sleeping=True))
+    state = wire.decode_state(wire.encode_state(8, held, health), detection.groups)
+    assert state.snapshot.particulates is not None
+    assert state.snapshot.particulates.sleeping
+    assert state.snapshot == held
+    assert state.health[SensorGroup.PARTICULATES].extra["fan_seconds"] >= 0
+
+
+def test_state_of_a_1_0_peer_without_sleeping_still_decodes(
+    cycle: tuple[Any, Any, Any],
+) -> None:
+    """A 1.0 agent sends no ``sleeping`` field and no fan time: read as not sleeping."""
+    detection, snapshot, _ = cycle
+    data = _state(cycle)
+    data["schema"] = "1.0"
+    for group in data["groups"].values():
+        del group["sleeping"]
+    del data["health"]["particulates"]["extra"]["fan_seconds"]
+    state = wire.decode_state(json.dumps(data), detection.groups)
+    assert state.snapshot == snapshot
+    assert state.snapshot.particulates is not None
+    assert not state.snapshot.particulates.sleeping
+
+
+def test_sleeping_without_a_sample_is_refused(cycle: tuple[Any, Any, Any]) -> None:
+    data = _state(cycle)
+    data["groups"]["particulates"] = {
+        "value": None, "error": "x", "read_at": None, "warming_up": False, "sleeping": True,
+    }  # fmt: skip
+    with pytest.raises(wire.WireError, match="sleeping"):
+        wire.decode_state(json.dumps(data))
+
+
+@pytest.mark.parametrize("interval", [None, *wire.SAMPLING_INTERVALS])
+def test_sampling_command_round_trip(interval: int | None) -> None:
+    command = wire.SamplingCommand(interval=interval)
+    payload = wire.encode_sampling(command)
+    assert json.loads(payload)["schema"] == "1.1"
+    assert wire.decode_command(wire.CMD_SAMPLING, payload) == command
+    assert wire.parse_topic(wire.topic("b1", wire.CMD_SAMPLING)) == ("b1", wire.CMD_SAMPLING)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"schema": "1.1", "interval": 301},
+        {"schema": "1.1", "interval": "300"},
+        {"schema": "1.1", "interval": 300.0},
+        {"schema": "1.1", "interval": True},
+        {"schema": "1.1", "interval": 300, "extra": 1},
+    ],
+)
+def test_bad_sampling_command_is_refused(payload: dict[str, Any]) -> None:
+    with pytest.raises(wire.WireError):
+        wire.decode_command(wire.CMD_SAMPLING, json.dumps(payload))

@@ -44,6 +44,7 @@ from .wire import (
     CMD_DISPLAY,
     CMD_FAULT,
     CMD_READINGS,
+    CMD_SAMPLING,
     CMD_SHOW,
     HA_STATUS_TOPIC,
     NO_FAULT,
@@ -56,6 +57,7 @@ from .wire import (
     TOPIC_ROOT,
     DisplayReadings,
     DisplaySettings,
+    SamplingCommand,
     ShowCommand,
     WireError,
     decode_command,
@@ -140,18 +142,24 @@ class Agent:
         settings = self.settings
         if settings.simulated is not None:
             self.emulated = create_simulated(
-                Variant(settings.simulated), frame_interval=settings.simulated_frame_interval
+                Variant(settings.simulated),
+                frame_interval=settings.simulated_frame_interval,
+                pms_speed=settings.simulated_pms_speed,
             )
             provider: Any = self.emulated.provider
             if settings.simulated_frame_interval is None:
-                self.board = Board(provider)
+                self.board = Board(provider, **self._particulate_options())
             else:  # a fast simulated PMS5003 (tests): a warm-up of one frame, not 30 s
                 # (not none: the first read, before the first frame, would be an error)
-                self.board = Board(provider, particulate_warmup=settings.simulated_frame_interval)
+                self.board = Board(
+                    provider,
+                    particulate_warmup=settings.simulated_frame_interval,
+                    **self._particulate_options(),
+                )
         else:
             from ..enviro.linux import LinuxBusProvider  # noqa: PLC0415 - only on a Pi
 
-            self.board = Board(LinuxBusProvider())
+            self.board = Board(LinuxBusProvider(), **self._particulate_options())
         try:
             detection = await self._in_board_thread(self.board.open)
         except BoardError as err:
@@ -167,6 +175,13 @@ class Agent:
             ", ".join(sorted(g.value for g in detection.groups)),
         )
         return True
+
+    def _particulate_options(self) -> dict[str, Any]:
+        """Return the persisted sampling mode and fan running time for the board."""
+        return {
+            "particulate_sampling": self.state.sampling,
+            "particulate_fan_seconds": self.state.fan_seconds,
+        }
 
     def _identified(self, detection: Detection) -> Detection:
         return replace(detection, identity=self.board_id)
@@ -200,6 +215,8 @@ class Agent:
 
     def _save(self) -> None:
         self._saved_at = time.monotonic()
+        if self.board is not None:
+            self.state.fan_seconds = self.board.particulate_fan_seconds()
         try:
             save_state(self.settings.state_file, self.state)
         except OSError as err:
@@ -406,6 +423,10 @@ class Agent:
             assert isinstance(command, str)
             self._fault(command)
             return
+        if kind == CMD_SAMPLING:
+            assert isinstance(command, SamplingCommand)
+            self._sampling(command.interval)
+            return
         if self._display is None:
             self._drop(f"{kind}: this board has no LCD")
             return
@@ -453,6 +474,26 @@ class Agent:
             _LOGGER.warning("Many kinds of bad commands; further ones are logged at debug level")
             return
         _LOGGER.warning("Command dropped: %s (further ones like it at debug level)", cause)
+
+    def _sampling(self, interval: int | None) -> None:
+        """Apply and persist the particulate sampling mode (retained: also at connect)."""
+        board = self.board
+        if board is None:
+            return
+        changed = interval != self.state.sampling
+        self.state.sampling = interval
+
+        async def run() -> None:
+            await self._in_board_thread(board.set_particulate_sampling, interval)
+            if changed:
+                self._save()
+                _LOGGER.info(
+                    "Particulate sampling: %s",
+                    "continuous" if interval is None else f"every {interval} s",
+                )
+
+        task = asyncio.ensure_future(run())
+        task.add_done_callback(lambda _: None)
 
     def _fault(self, scenario: str) -> None:
         if self.emulated is None:

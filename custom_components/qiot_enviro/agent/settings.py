@@ -89,6 +89,9 @@ class Settings:
     log_level: str = "INFO"
     birth_delay: float = 5.0  # at most this many seconds after Home Assistant's birth
     simulated_frame_interval: float | None = None
+    # Tests: the simulated PMS5003's clock (and the board's particulate timings) run
+    # this much faster than real time.
+    simulated_pms_speed: float = 1.0
 
     def __post_init__(self) -> None:
         """Check what cannot work."""

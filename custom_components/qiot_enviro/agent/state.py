@@ -3,7 +3,12 @@
 JSON, written atomically (temp file, fsync, ``os.replace``) with mode 0600::
 
     {"version": 1, "seq": 1234, "backlight": true,
-     "display": {"idle_screen": "readings", "startup_message": true, "tap_threshold": 1000}}
+     "display": {"idle_screen": "readings", "startup_message": true, "tap_threshold": 1000},
+     "sampling": 300, "fan_seconds": 1234.5}
+
+``sampling`` (the particulate sampling interval, null: continuous) and ``fan_seconds``
+(the PMS5003 fan's total running time) were added later: a file without them reads as
+continuous and 0 s.
 
 A missing file is a first start; a corrupt or unreadable one is logged once and
 replaced at the next save, never fatal.
@@ -11,12 +16,13 @@ replaced at the next save, never fatal.
 
 import json
 import logging
+import math
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .wire import IDLE_SCREENS, DisplaySettings
+from .wire import IDLE_SCREENS, SAMPLING_INTERVALS, DisplaySettings
 
 _LOGGER = logging.getLogger(__name__)
 VERSION = 1
@@ -30,6 +36,8 @@ class AgentState:
     seq: int = 0
     backlight: bool = True
     display: DisplaySettings = DEFAULT_DISPLAY
+    sampling: int | None = None
+    fan_seconds: float = 0.0
 
 
 def _display(raw: object) -> DisplaySettings:
@@ -67,7 +75,21 @@ def _parse(data: object) -> AgentState:
         raise ValueError("seq out of range")
     if not isinstance(backlight, bool):
         raise TypeError("backlight is not true or false")
-    return AgentState(seq=seq, backlight=backlight, display=_display(data["display"]))
+    sampling = data.get("sampling")
+    if sampling is not None and (isinstance(sampling, bool) or sampling not in SAMPLING_INTERVALS):
+        raise ValueError("sampling interval out of range")
+    fan = data.get("fan_seconds", 0.0)
+    if isinstance(fan, bool) or not isinstance(fan, int | float) or not math.isfinite(fan):
+        raise TypeError("fan_seconds is not a number")
+    if fan < 0:
+        raise ValueError("fan_seconds is negative")
+    return AgentState(
+        seq=seq,
+        backlight=backlight,
+        display=_display(data["display"]),
+        sampling=sampling,
+        fan_seconds=float(fan),
+    )
 
 
 def save_state(path: Path, state: AgentState) -> None:
@@ -81,6 +103,8 @@ def save_state(path: Path, state: AgentState) -> None:
             "startup_message": state.display.startup_message,
             "tap_threshold": state.display.tap_threshold,
         },
+        "sampling": state.sampling,
+        "fan_seconds": state.fan_seconds,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -17,6 +17,11 @@ the Pi's serial number, as for a local board)::
     cmd/display       retained  JSON  idle screen, startup message, tap threshold
     cmd/readings      -         JSON  the derived values the idle readings page shows
     cmd/fault         -         JSON  a simulated board's fault injection
+    cmd/sampling      retained  JSON  the particulate sampling interval (since 1.1)
+
+Schema 1.1 added ``cmd/sampling`` and, in the state, each group's ``sleeping`` flag
+(a duty-cycled particulate sensor holding its last sample; absent from 1.0, read as
+false) and the particulate health counter ``fan_seconds``.
 
 Every payload is untrusted: any client on the broker may publish anything on these
 topics. Decoding is strict: a payload over its size limit, malformed JSON, a missing or
@@ -53,7 +58,7 @@ from ..enviro.models import (
 )
 
 SCHEMA_MAJOR: Final = 1
-SCHEMA_MINOR: Final = 0
+SCHEMA_MINOR: Final = 1
 SCHEMA: Final = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 
 TOPIC_ROOT: Final = "qiot_enviro"
@@ -68,7 +73,10 @@ CMD_BACKLIGHT: Final = "cmd/backlight"
 CMD_DISPLAY: Final = "cmd/display"
 CMD_READINGS: Final = "cmd/readings"
 CMD_FAULT: Final = "cmd/fault"
-COMMANDS: Final = (CMD_SHOW, CMD_DISMISS, CMD_BACKLIGHT, CMD_DISPLAY, CMD_READINGS, CMD_FAULT)
+CMD_SAMPLING: Final = "cmd/sampling"
+COMMANDS: Final = (
+    CMD_SHOW, CMD_DISMISS, CMD_BACKLIGHT, CMD_DISPLAY, CMD_READINGS, CMD_FAULT, CMD_SAMPLING,
+)  # fmt: skip
 # The filter a manifest's "mqtt" discovery (and the user step) listens on.
 ANNOUNCE_FILTER: Final = f"{TOPIC_ROOT}/+/{ANNOUNCE}"
 # Home Assistant's birth and last-will topic: on "online" agents announce again.
@@ -87,6 +95,8 @@ PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 # A board id is one topic level and part of unique ids: no wildcards, no separators.
 BOARD_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 IDLE_SCREENS: Final = ("readings", "clock", "off")
+# Particulate sampling intervals in seconds a cmd/sampling may ask for (null: continuous).
+SAMPLING_INTERVALS: Final = (300, 600, 900, 1800)
 NO_FAULT: Final = "none"
 
 
@@ -334,6 +344,7 @@ def encode_state(
             "error": result.error,
             "read_at": _time(result.read_at),
             "warming_up": result.warming_up,
+            "sleeping": result.sleeping,
         }
     return _dump(
         {
@@ -410,7 +421,7 @@ def decode_state(
 
 def _group_result(group: SensorGroup, raw: object) -> GroupResult[Any]:
     where = f"state: {group.value}"
-    fields = _Fields(raw, where, ("value", "error", "read_at", "warming_up"))
+    fields = _Fields(raw, where, ("value", "error", "read_at", "warming_up", "sleeping"))
     cls, bounds = _READINGS[group]
     value = None
     if (raw_value := fields.get("value")) is not None:
@@ -423,12 +434,18 @@ def _group_result(group: SensorGroup, raw: object) -> GroupResult[Any]:
         )
     error = fields.optional_string("error", limit=MAX_TEXT_FIELD)
     warming_up = fields.boolean("warming_up")
+    # Since 1.1; a 1.0 peer never duty-cycles its sensor.
+    sleeping = bool(fields.optional_boolean("sleeping"))
     read_at = fields.optional_time("read_at")
     if value is None and error is None and not warming_up:
         raise WireError(f"{where}: neither a value nor an error")
     if value is not None and (error is not None or read_at is None):
         raise WireError(f"{where}: a value needs its read_at and no error")
-    return GroupResult(value=value, error=error, read_at=read_at, warming_up=warming_up)
+    if sleeping and value is None:
+        raise WireError(f"{where}: a sleeping sensor holds its last sample")
+    return GroupResult(
+        value=value, error=error, read_at=read_at, warming_up=warming_up, sleeping=sleeping
+    )
 
 
 def _health(group: SensorGroup, raw: object) -> GroupHealth:
@@ -515,7 +532,14 @@ class DisplayReadings:
     aqi_category: str | None
 
 
-type Command = ShowCommand | DisplaySettings | DisplayReadings | bool | str | None
+@dataclass(frozen=True, slots=True)
+class SamplingCommand:
+    """The particulate sampling mode: seconds between samples, None for continuous."""
+
+    interval: int | None
+
+
+type Command = ShowCommand | DisplaySettings | DisplayReadings | SamplingCommand | bool | str | None
 
 
 def encode_show(command: ShowCommand) -> bytes:
@@ -574,12 +598,21 @@ def encode_fault(scenario: str) -> bytes:
     return _dump({"schema": SCHEMA, "scenario": scenario})
 
 
+def encode_sampling(command: SamplingCommand) -> bytes:
+    """Return the (retained) particulate sampling mode."""
+    if command.interval is not None and command.interval not in SAMPLING_INTERVALS:
+        raise WireError(
+            f"sampling: interval {command.interval!r} is not one of {SAMPLING_INTERVALS}"
+        )
+    return _dump({"schema": SCHEMA, "interval": command.interval})
+
+
 def decode_command(kind: str, payload: bytes | bytearray | str) -> Command:
     """Read a command for the agent, or raise WireError.
 
     Returns a ShowCommand (cmd/show), None (cmd/dismiss), a bool (cmd/backlight),
     DisplaySettings (cmd/display), DisplayReadings (cmd/readings) or the scenario name
-    (cmd/fault; "none" clears).
+    (cmd/fault; "none" clears) or a SamplingCommand (cmd/sampling).
     """
     decoder = _COMMANDS.get(kind)
     if decoder is None:
@@ -647,6 +680,16 @@ def _decode_fault(data: object) -> str:
     return scenario
 
 
+def _decode_sampling(data: object) -> SamplingCommand:
+    fields = _Fields(data, "sampling", ("schema", "interval"))
+    if fields.get("interval") is None:
+        return SamplingCommand(interval=None)
+    interval = int(fields.number("interval", 1, 86400, integer=True))
+    if interval not in SAMPLING_INTERVALS:
+        raise WireError(f"sampling: interval {interval} is not one of {SAMPLING_INTERVALS}")
+    return SamplingCommand(interval=interval)
+
+
 _COMMANDS: Final[dict[str, Callable[[object], Command]]] = {
     CMD_SHOW: _decode_show,
     CMD_DISMISS: _decode_dismiss,
@@ -654,6 +697,7 @@ _COMMANDS: Final[dict[str, Callable[[object], Command]]] = {
     CMD_DISPLAY: _decode_display,
     CMD_READINGS: _decode_readings,
     CMD_FAULT: _decode_fault,
+    CMD_SAMPLING: _decode_sampling,
 }
 
 

@@ -24,6 +24,14 @@ Each sensor group (climate, light, gas, particulates) succeeds or fails on its o
 cycle; a group that failed gets a fresh driver on the next cycle, so it recovers by
 itself once the fault is gone. All I2C access is serialized by one lock; the PMS5003 is
 read by a thread (``particulates.py``) that never takes it; the LCD has its own lock.
+The particulate reader's lifecycle (start, replacement, sampling mode, close) is
+serialized by a lock of its own.
+
+The PMS5003 reads continuously by default, or takes a sample every few minutes and
+sleeps (fan off) in between (:meth:`Board.set_particulate_sampling`): between samples
+:meth:`Board.read` reports the last sample with its time and ``sleeping=True``.
+:meth:`Board.particulate_fan_seconds` is the fan's total running time (seed it with
+``particulate_fan_seconds=`` or :meth:`Board.restore_particulate_fan_seconds`).
 """
 
 import math
@@ -77,12 +85,16 @@ from .models import (
 from .particulates import (
     ERROR_KINDS,
     PMS_BAUD_RATE,
+    PMS_SAMPLE_FRAMES,
+    PMS_SAMPLE_WINDOW,
     PMS_SERIAL_TIMEOUT,
     STATE_COUNTS,
+    FanMeter,
     Frame,
     NullLine,
     ParticulateReader,
     ProviderPMS5003,
+    check_sampling_interval,
     combined_health,
 )
 from .st7735 import ST7735Display
@@ -402,6 +414,9 @@ class Board:
         particulate_warmup: float = PMS_WARMUP,
         particulate_stale_after: float = PMS_STALE_AFTER,
         particulate_read_timeout: float = PMS_SERIAL_TIMEOUT,
+        particulate_sampling: float | None = None,
+        particulate_sample_window: float = PMS_SAMPLE_WINDOW,
+        particulate_fan_seconds: float = 0.0,
     ) -> None:
         """Prepare the board; nothing is opened until :meth:`open`.
 
@@ -411,6 +426,13 @@ class Board:
         after which a silent sensor counts as an error (once warmed up). All three are
         measured on the provider's clock (:meth:`BusProvider.monotonic`), the one the
         UART's timeouts run on.
+
+        ``particulate_sampling``: seconds between particulate samples, None to read
+        continuously (see :meth:`set_particulate_sampling`); a sample is the median of
+        :attr:`particulate_sample_frames` stable frames (5; tests may change the
+        attribute before opening), or of those that arrived within
+        ``particulate_sample_window`` seconds after the warm-up.
+        ``particulate_fan_seconds``: the fan's running time counted by earlier runs.
         """
         self.provider = provider
         self.uart_path = uart_path
@@ -418,6 +440,11 @@ class Board:
         self.particulate_stale_after = particulate_stale_after
         self.particulate_read_timeout = particulate_read_timeout
         self._particulate_clock = provider.monotonic
+        self._particulate_sampling = check_sampling_interval(particulate_sampling)
+        self.particulate_sample_frames = PMS_SAMPLE_FRAMES
+        self.particulate_sample_window = particulate_sample_window
+        self._fan = FanMeter(self._particulate_clock, particulate_fan_seconds)
+        self._pms_lock = threading.RLock()
         self._detection_lock = threading.Lock()
         self._detection: Detection | None = None
         self.display: ST7735Display | None = None
@@ -529,7 +556,8 @@ class Board:
         if not detection.board_found:
             raise BoardNotFoundError(detection)
         if SensorGroup.PARTICULATES in detection.groups:
-            self._try_init(SensorGroup.PARTICULATES, self._init_particulates)
+            with self._pms_lock:
+                self._try_init(SensorGroup.PARTICULATES, self._init_particulates)
         if detection.has_display:
             self._open_display()
         # Last, so that the other groups' setup overlaps the first measurements.
@@ -542,10 +570,12 @@ class Board:
     def close(self) -> None:
         """Stop the particulate thread and release every line, descriptor and driver."""
         self._opened = False
-        self._stop_particulates()
-        # The lines are given back: the next open starts the sensor's warm-up afresh.
-        self._pms_woke_at = None
-        self._pms_latest = None
+        with self._pms_lock:
+            self._stop_particulates()
+            # The lines are given back: the next open starts the sensor's warm-up afresh.
+            self._pms_woke_at = None
+            self._pms_latest = None
+            self._fan.stop()
         with self._lcd_lock:
             self.display = None
             self._display_begun = False
@@ -601,7 +631,8 @@ class Board:
                 gas = self._read_group(SensorGroup.GAS, self._ensure_gas, self._read_gas)
         particulates = None
         if SensorGroup.PARTICULATES in groups:
-            particulates = self._particulates_result()
+            with self._pms_lock:
+                particulates = self._particulates_result()
         return Snapshot(
             read_at=read_at,
             duration=time.monotonic() - started,
@@ -630,9 +661,48 @@ class Board:
             error_count=reader.error_count + pms.error_count,
             last_error=pms.last_error if pms.consecutive_errors else reader.last_error,
             consecutive_errors=max(reader.consecutive_errors, pms.consecutive_errors),
-            extra=dict(reader.extra),
+            extra={**reader.extra, "fan_seconds": int(self._fan.seconds())},
         )
         return health
+
+    # -- particulate sampling and fan time -------------------------------------------
+
+    @property
+    def particulate_sampling(self) -> float | None:
+        """Return the particulate sampling interval in seconds; None: continuous."""
+        with self._pms_lock:
+            return self._particulate_sampling
+
+    def set_particulate_sampling(self, interval_s: float | None) -> None:
+        """Read the PMS5003 continuously (None) or take a sample every ``interval_s`` s.
+
+        Each sample wakes the sensor through its SET line, waits out its warm-up, keeps
+        the median of the next stable frames and puts it back to sleep (fan off).
+        Thread-safe, effective at once, and kept across the reader's restarts; raises
+        ValueError for an interval that is not a positive number of seconds. Without
+        the GPIO chip the SET line is not driven: samples are taken, the fan runs on.
+        """
+        interval = check_sampling_interval(interval_s)
+        with self._pms_lock:
+            self._particulate_sampling = interval
+            if self._reader is not None:
+                self._reader.set_sampling(interval)
+
+    def particulate_fan_seconds(self) -> float:
+        """Return the PMS5003 fan's total running time in seconds (SET high).
+
+        It includes the time restored from earlier runs and never decreases; it is
+        also in the particulate group's health as ``extra["fan_seconds"]`` (whole s).
+        """
+        return self._fan.seconds()
+
+    def restore_particulate_fan_seconds(self, seconds: float) -> None:
+        """Set the fan running time counted before this run (a persisted total).
+
+        The time counted since the board opened is added to it. Raises ValueError for a
+        negative or non-finite value.
+        """
+        self._fan.restore(seconds)
 
     def _read_group[T](
         self, group: SensorGroup, ensure: Callable[[], None], read: Callable[[], T]
@@ -875,6 +945,10 @@ class Board:
             latest=self._pms_latest,
             on_frame=self._particulate_frame_seen,
             first_frame_within=self.particulate_read_timeout,
+            sampling=self._particulate_sampling,
+            sample_frames=self.particulate_sample_frames,
+            sample_window=self.particulate_sample_window,
+            fan=self._fan,
         )
         self._reader.start()
 
@@ -885,6 +959,7 @@ class Board:
         )
         self._pms_woke_at = self._particulate_clock()
         self._pms_latest = None
+        self._fan.start()
 
     def _stop_particulates(self) -> None:
         if self._reader is not None:
@@ -915,7 +990,24 @@ class Board:
         assert reader is not None
         frame = reader.latest()
         age = None if frame is None else self._particulate_clock() - frame.arrived_monotonic
-        if frame is not None and age is not None and age <= self.particulate_stale_after:
+        interval = reader.sampling
+        if interval is not None:
+            # Duty-cycled: the last sample is held until the next one is taken, for an
+            # interval and one sample's awake time; only then is it stale.
+            held_for = (
+                interval
+                + self.particulate_warmup
+                + self.particulate_read_timeout
+                + self.particulate_sample_window
+                + self.particulate_stale_after
+            )
+            if frame is not None and age is not None and age <= held_for:
+                if not reader.sample_failed:
+                    return GroupResult(frame.reading, read_at=frame.arrived_at, sleeping=True)
+                last = reader.health().last_error
+                detail = f" ({last})" if last else ""
+                return GroupResult(None, error=f"no valid frame in the last sample{detail}")
+        elif frame is not None and age is not None and age <= self.particulate_stale_after:
             return GroupResult(frame.reading, read_at=frame.arrived_at)
         if reader.warming_up:
             # Expected after a start or a reset: a state, not an error.

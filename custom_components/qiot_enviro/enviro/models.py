@@ -152,12 +152,19 @@ class GroupResult[T]:
     ``read_at`` is when the value was measured (for particulates: when the frame
     arrived), ``None`` when there is no value. ``warming_up``: no value yet because the
     sensor is still in its expected warm-up after a start, which is not an error.
+
+    ``sleeping`` (particulates only): the sensor is duty-cycled and ``value`` is its last
+    sample, taken at ``read_at`` and held until the next sample is complete, while the
+    sensor sleeps with its fan off (or wakes up for that sample). An old ``read_at``
+    is then expected, not stale: the board itself reports an error instead once the
+    next sample is overdue.
     """
 
     value: T | None
     error: str | None = None
     read_at: datetime | None = None
     warming_up: bool = False
+    sleeping: bool = False
 
     @property
     def ok(self) -> bool:
