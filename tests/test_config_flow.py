@@ -20,6 +20,7 @@ from custom_components.qiot_enviro.const import (
     CONF_GAS_LEARN_SAMPLES,
     CONF_IDLE_SCREEN,
     CONF_LEGACY_NOTIFY_NAME,
+    CONF_PM25_CORRECTION,
     CONF_STARTUP_MESSAGE,
     CONF_TAP_THRESHOLD,
     CONF_TEMPERATURE_COMPENSATION,
@@ -210,6 +211,7 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         CONF_CPU_AVERAGE_SAMPLES: 10,
         CONF_GAS_BASELINE_TRACKING: False,
         CONF_GAS_LEARN_SAMPLES: 12,
+        CONF_PM25_CORRECTION: True,
         CONF_IDLE_SCREEN: "clock",
         CONF_STARTUP_MESSAGE: False,
         CONF_TAP_THRESHOLD: 1200,
@@ -221,6 +223,7 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
     coordinator = init_integration.runtime_data
     assert coordinator.compensation is False
     assert coordinator.factor == 3.0
+    assert coordinator.pm25_correction is True
     assert coordinator.lcd is not None
     assert coordinator.lcd.idle_mode == "clock"
     # Without compensation the temperature is the raw BME280 value.

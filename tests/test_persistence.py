@@ -9,14 +9,17 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.qiot_enviro.const import (
     CONF_GAS_LEARN_SAMPLES,
     DOMAIN,
+    HISTORY_STORAGE_VERSION,
     STORAGE_SAVE_INTERVAL,
     STORAGE_VERSION,
 )
+from custom_components.qiot_enviro.derived import hour_start
 from custom_components.qiot_enviro.enviro.emulator.board import EmulatedBoard
 from custom_components.qiot_enviro.enviro.models import BusDevice
 
@@ -138,7 +141,7 @@ async def test_deleting_the_entry_removes_its_repairs_and_baseline(
     on_new_board: list[Callable[[EmulatedBoard], None]],
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """Nothing of a deleted board stays behind: no repair, no stored baseline."""
+    """Nothing of a deleted board stays behind: no repair, no stored baseline or history."""
     on_new_board.append(lambda board: board.faults.missing_device(BusDevice.SPI))
     mock_config_entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(mock_config_entry, options={CONF_GAS_LEARN_SAMPLES: 1})
@@ -155,6 +158,7 @@ async def test_deleting_the_entry_removes_its_repairs_and_baseline(
     assert issues.async_get_issue(DOMAIN, issue_id) is None
     assert not [i for (d, i) in issues.issues if d == DOMAIN]
     assert store_key(mock_config_entry) not in hass_storage
+    assert history_key(mock_config_entry) not in hass_storage
 
 
 @pytest.mark.parametrize("reloads", [50])
@@ -187,3 +191,111 @@ async def test_warm_up_is_not_a_fault(
     assert not ir.async_get(hass).async_get_issue(
         DOMAIN, f"{mock_config_entry.entry_id}_particulates_stale"
     )
+
+
+def history_key(entry: MockConfigEntry) -> str:
+    """Return the storage key of an entry's hourly particulate history."""
+    return f"{DOMAIN}.{entry.unique_id}.particulate_history"
+
+
+AQI_ENTITY = "sensor.enviro_simulated_air_quality_index"
+CATEGORY_ENTITY = "sensor.enviro_simulated_air_quality"
+
+
+def state_of(hass: HomeAssistant, entity_id: str) -> str:
+    """Return an entity's state string."""
+    state = hass.states.get(entity_id)
+    assert state is not None
+    return state.state
+
+
+async def test_nowcast_history_is_written_and_survives_a_reload(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Two clock hours of readings make the NowCast AQI; it is on disk and back at once.
+
+    PM2.5 12 and PM10 20 all along: the NowCast is 12.0, AQI 49 / 26.3 * 2.9 + 51 = 56.
+    """
+    start = dt_util.now().replace(minute=0, second=5, microsecond=0) + timedelta(hours=1)
+    freezer.move_to(start)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert state_of(hass, AQI_ENTITY) == "unknown"
+    for _ in range(2 * 60):
+        freezer.tick(timedelta(minutes=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert state_of(hass, AQI_ENTITY) == "56"
+    assert state_of(hass, CATEGORY_ENTITY) == "moderate"
+    # Written within STORAGE_SAVE_INTERVAL of the hour closing, without an unload.
+    for _ in range(int(STORAGE_SAVE_INTERVAL / timedelta(minutes=1)) + 1):
+        freezer.tick(timedelta(minutes=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    stored = hass_storage[history_key(mock_config_entry)]["data"]
+    assert len(stored["hours"]) == 2
+
+    assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert state_of(hass, AQI_ENTITY) == "56"
+    aqi = hass.states.get(AQI_ENTITY)
+    assert aqi is not None
+    assert aqi.attributes["pm2_5_input"] == "raw"
+
+
+async def test_failed_start_keeps_the_stored_history(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    mock_config_entry: MockConfigEntry,
+    on_new_board: list[Callable[[EmulatedBoard], None]],
+) -> None:
+    """A setup retry leaves the history alone; the next start knows the AQI at once.
+
+    Three stored hours at PM2.5 40: AQI 49 / 19.9 * (40 - 35.5) + 101 = 112.
+    """
+    latest = hour_start(dt_util.now())
+    stored = {
+        "version": HISTORY_STORAGE_VERSION,
+        "key": history_key(mock_config_entry),
+        "data": {
+            "hours": [[latest - age * 3600, 40.0, 20.0, 50.0] for age in (3, 2, 1)],
+            "open": None,
+        },
+    }
+    hass_storage[history_key(mock_config_entry)] = stored
+    on_new_board.append(lambda board: board.faults.missing_device(BusDevice.I2C))
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert hass_storage[history_key(mock_config_entry)] is stored
+
+    on_new_board.clear()
+    assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert state_of(hass, AQI_ENTITY) == "112"
+    assert state_of(hass, CATEGORY_ENTITY) == "unhealthy_for_sensitive_groups"
+
+
+async def test_history_with_a_gap_leaves_the_aqi_unknown(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """Stored hours that miss two of the last three give no NowCast (not a zero)."""
+    latest = hour_start(dt_util.now())
+    hass_storage[history_key(mock_config_entry)] = {
+        "version": HISTORY_STORAGE_VERSION,
+        "key": history_key(mock_config_entry),
+        "data": {"hours": [[latest - 3 * 3600, 40.0, 20.0, 50.0]], "open": None},
+    }
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert state_of(hass, AQI_ENTITY) == "unknown"
+    assert state_of(hass, CATEGORY_ENTITY) == "unknown"

@@ -114,9 +114,10 @@ class Agent:
         self.state()
 
 
-def remote_entry() -> MockConfigEntry:
+def remote_entry(options: dict[str, Any] | None = None) -> MockConfigEntry:
     """Return the config entry of the remote board."""
     return MockConfigEntry(
+        options=options or {},
         domain=DOMAIN,
         title="Enviro+ (simulated) on kitchen-pi",
         data={
@@ -837,3 +838,29 @@ async def test_plain_enviro_has_no_lcd_entities(
     await hass.async_block_till_done()
     assert not _published(mqtt_mock, wire.CMD_READINGS)
     assert not _published(mqtt_mock, wire.CMD_DISPLAY)
+
+
+async def test_sampling_mode_is_sent_to_the_agent(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, agent: Agent
+) -> None:
+    """The particulate sampling option reaches the agent, retained, when the board loads."""
+    from custom_components.qiot_enviro.const import CONF_PARTICULATE_SAMPLING
+
+    entry = remote_entry({CONF_PARTICULATE_SAMPLING: "15"})
+    entry.add_to_hass(hass)
+    task = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    for step in range(2000):
+        await asyncio.sleep(0)
+        if task.done():
+            break
+        if step % 20 == 0:
+            agent.hello()
+    await task
+    await hass.async_block_till_done()
+    topic = wire.topic(BOARD_ID, wire.CMD_SAMPLING)
+    calls = [c for c in mqtt_mock.async_publish.call_args_list if c.args[0] == topic]
+    assert len(calls) == 1
+    assert wire.decode_command(wire.CMD_SAMPLING, calls[0].args[1]) == wire.SamplingCommand(
+        interval=900
+    )
+    assert calls[0].args[3] is True  # retained

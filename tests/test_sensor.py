@@ -14,7 +14,12 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.qiot_enviro.const import BOARD_SIMULATED, BOARD_SIMULATED_ENVIRO
+from custom_components.qiot_enviro.const import (
+    BOARD_SIMULATED,
+    BOARD_SIMULATED_ENVIRO,
+    CONF_PM25_CORRECTION,
+)
+from custom_components.qiot_enviro.sensor import MICROGRAMS_PER_CUBIC_METER
 
 from .conftest import PINNED, async_next_cycle
 
@@ -100,9 +105,45 @@ async def test_values_follow_the_room(
     pm25 = hass.states.get("sensor.enviro_simulated_pm2_5")
     assert pm25 is not None
     assert pm25.state == "12"
+    # The AQI follows the NowCast of hourly averages: unknown until two hours are in.
     category = hass.states.get("sensor.enviro_simulated_air_quality")
     assert category is not None
-    assert category.state == "moderate"
+    assert category.state == "unknown"
+    aqi = hass.states.get("sensor.enviro_simulated_air_quality_index")
+    assert aqi is not None
+    assert aqi.attributes["pm2_5_input"] == "raw"
+    assert hass.states.get("sensor.enviro_simulated_corrected_pm2_5") is None
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_instantaneous_aqi_follows_the_latest_reading(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """PM2.5 12 reads 49 / 26.3 * 2.9 + 51 = 56 at once on the instantaneous sensor."""
+    state = hass.states.get("sensor.enviro_simulated_instantaneous_pm2_5_aqi")
+    assert state is not None
+    assert state.state == "56"
+
+
+async def test_corrected_pm25_option(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """With the option on, the corrected PM2.5 uses the compensated humidity; the AQI says so."""
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(mock_config_entry, options={CONF_PM25_CORRECTION: True})
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    humidity = hass.states.get("sensor.enviro_simulated_humidity")
+    corrected = hass.states.get("sensor.enviro_simulated_corrected_pm2_5")
+    assert humidity is not None
+    assert corrected is not None
+    expected = 0.524 * PINNED["pm2_5"] - 0.0862 * float(humidity.state) + 5.75
+    assert float(corrected.state) == pytest.approx(expected, abs=0.05)
+    assert corrected.attributes["unit_of_measurement"] == MICROGRAMS_PER_CUBIC_METER
+    assert corrected.attributes["device_class"] == "pm25"
+    aqi = hass.states.get("sensor.enviro_simulated_air_quality_index")
+    assert aqi is not None
+    assert aqi.attributes["pm2_5_input"] == "corrected"
 
 
 FAULT_SELECT = "select.enviro_simulated_simulated_fault"

@@ -14,6 +14,7 @@ from .coordinator import (
     QiotEnviroConfigEntry,
     QiotEnviroCoordinator,
     baseline_store,
+    history_store,
 )
 from .lcd import LcdController
 from .notify import (
@@ -121,10 +122,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: QiotEnviroConfigEntry) 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: QiotEnviroConfigEntry) -> None:
-    """Forget a deleted board: its repairs and its stored gas baseline."""
+    """Forget a deleted board: its repairs, its stored gas baseline and its history."""
     registry = ir.async_get(hass)
     prefix = f"{entry.entry_id}_"
     for domain, issue_id in list(registry.issues):
         if domain == DOMAIN and issue_id.startswith(prefix):
             ir.async_delete_issue(hass, DOMAIN, issue_id)
     await baseline_store(hass, entry).async_remove()
+    await history_store(hass, entry).async_remove()

@@ -36,6 +36,7 @@ from .const import (
     CONF_GAS_LEARN_SAMPLES,
     CONF_IDLE_SCREEN,
     CONF_LEGACY_NOTIFY_NAME,
+    CONF_PM25_CORRECTION,
     CONF_STARTUP_MESSAGE,
     CONF_TAP_THRESHOLD,
     CONF_TEMPERATURE_COMPENSATION,
@@ -45,6 +46,7 @@ from .const import (
     DEFAULT_GAS_BASELINE_TRACKING,
     DEFAULT_GAS_LEARN_SAMPLES,
     DEFAULT_IDLE_SCREEN,
+    DEFAULT_PM25_CORRECTION,
     DEFAULT_STARTUP_MESSAGE,
     DEFAULT_TAP_THRESHOLD,
     DEFAULT_TEMPERATURE_COMPENSATION,
@@ -397,7 +399,7 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class QiotEnviroOptionsFlow(OptionsFlowWithReload):
-    """Temperature compensation and gas baseline options."""
+    """Temperature compensation, gas baseline, PM2.5 correction and display options."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and save the options; the entry reloads to apply them."""
@@ -434,6 +436,10 @@ class QiotEnviroOptionsFlow(OptionsFlowWithReload):
                 ): NumberSelector(
                     NumberSelectorConfig(min=6, max=360, step=1, mode=NumberSelectorMode.BOX)
                 ),
+                vol.Required(
+                    CONF_PM25_CORRECTION,
+                    default=options.get(CONF_PM25_CORRECTION, DEFAULT_PM25_CORRECTION),
+                ): BooleanSelector(),
                 vol.Required(
                     CONF_IDLE_SCREEN,
                     default=options.get(CONF_IDLE_SCREEN, DEFAULT_IDLE_SCREEN),

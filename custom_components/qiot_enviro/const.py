@@ -34,12 +34,15 @@ CONF_COMPENSATION_FACTOR: Final = "compensation_factor"
 CONF_CPU_AVERAGE_SAMPLES: Final = "cpu_average_samples"
 CONF_GAS_BASELINE_TRACKING: Final = "gas_baseline_tracking"
 CONF_GAS_LEARN_SAMPLES: Final = "gas_learn_samples"
+# Correct PM2.5 with the EPA's US-wide correction for Plantower sensors (Barkjohn et al.).
+CONF_PM25_CORRECTION: Final = "pm25_correction"
 
 DEFAULT_TEMPERATURE_COMPENSATION: Final = True
 DEFAULT_COMPENSATION_FACTOR: Final = 2.25
 DEFAULT_CPU_AVERAGE_SAMPLES: Final = 5
 DEFAULT_GAS_BASELINE_TRACKING: Final = True
 DEFAULT_GAS_LEARN_SAMPLES: Final = 30
+DEFAULT_PM25_CORRECTION: Final = False
 
 # Particulate data older than this raises a repair issue.
 PARTICULATES_STALE_AFTER: Final = timedelta(minutes=5)
@@ -48,6 +51,9 @@ STORAGE_VERSION: Final = 1
 # A changed gas baseline is written at most this long after the change (at once when
 # learning completes): the most a power cut can lose, at a few writes an hour.
 STORAGE_SAVE_INTERVAL: Final = timedelta(minutes=5)
+# The hourly particulate history behind the NowCast: a closed hour is written within
+# STORAGE_SAVE_INTERVAL, the open hour's running sums at unload.
+HISTORY_STORAGE_VERSION: Final = 1
 
 # Display options
 CONF_IDLE_SCREEN: Final = "idle_screen"
@@ -64,3 +70,17 @@ DEFAULT_TAP_THRESHOLD: Final = 1500
 MAX_MESSAGE_LENGTH: Final = 1000
 DEFAULT_MESSAGE_DURATION: Final = 30
 LEGACY_NOTIFY_NAME: Final = "qiot_lcd"
+
+# Particulate sampling: continuous, or one sample every so many minutes (the PMS5003's fan
+# is rated for about 8000 hours; sleeping between samples makes it last years).
+CONF_PARTICULATE_SAMPLING: Final = "particulate_sampling"
+SAMPLING_CONTINUOUS: Final = "continuous"
+SAMPLING_OPTIONS: Final = (SAMPLING_CONTINUOUS, "5", "10", "15", "30")
+DEFAULT_PARTICULATE_SAMPLING: Final = SAMPLING_CONTINUOUS
+
+
+def sampling_interval(option: object) -> int | None:
+    """Return the seconds between particulate samples of an option, None for continuous."""
+    if option in SAMPLING_OPTIONS and option != SAMPLING_CONTINUOUS:
+        return int(str(option)) * 60
+    return None

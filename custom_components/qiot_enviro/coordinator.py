@@ -21,14 +21,17 @@ from .const import (
     CONF_CPU_AVERAGE_SAMPLES,
     CONF_GAS_BASELINE_TRACKING,
     CONF_GAS_LEARN_SAMPLES,
+    CONF_PM25_CORRECTION,
     CONF_TEMPERATURE_COMPENSATION,
     CONF_UART_PATH,
     DEFAULT_COMPENSATION_FACTOR,
     DEFAULT_CPU_AVERAGE_SAMPLES,
     DEFAULT_GAS_BASELINE_TRACKING,
     DEFAULT_GAS_LEARN_SAMPLES,
+    DEFAULT_PM25_CORRECTION,
     DEFAULT_TEMPERATURE_COMPENSATION,
     DOMAIN,
+    HISTORY_STORAGE_VERSION,
     LOGGER,
     PARTICULATES_STALE_AFTER,
     SIMULATED_BOARDS,
@@ -40,12 +43,17 @@ from .derived import (
     GASES,
     AirQualityCategory,
     GasBaseline,
+    HourlyHistory,
+    PM25Input,
     RollingAverage,
     air_quality_category,
-    air_quality_index,
     compensate_temperature,
+    correct_pm25,
     corrected_humidity,
     dew_point,
+    nowcast,
+    pm10_index,
+    pm25_index,
 )
 from .enviro.board import Board
 from .enviro.bus import DEFAULT_UART, BusProvider
@@ -90,8 +98,14 @@ class QiotEnviroData:
     dew_point: float | None
     cpu_temperature: float | None
     gas_ratios: dict[str, float | None]
+    # The NowCast AQI (None until the NowCast is valid) and the PM2.5 it used.
     air_quality_index: int | None
     air_quality_category: AirQualityCategory | None
+    pm2_5_input: PM25Input = PM25Input.RAW
+    # The PM2.5 AQI of the latest reading alone (2024 breakpoints).
+    instant_pm2_5_index: int | None = None
+    # The latest PM2.5 with the EPA's correction (None when the option is off).
+    pm2_5_corrected: float | None = None
 
     def group(self, group: SensorGroup) -> GroupResult[Any] | None:
         """Return one sensor group's result, None if the board lacks it."""
@@ -123,6 +137,15 @@ def baseline_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, A
     """Return the store that holds an entry's learned gas baseline."""
     return Store(
         hass, STORAGE_VERSION, f"{DOMAIN}.{entry.unique_id or entry.entry_id}.gas_baseline"
+    )
+
+
+def history_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
+    """Return the store that holds an entry's hourly particulate history (NowCast)."""
+    return Store(
+        hass,
+        HISTORY_STORAGE_VERSION,
+        f"{DOMAIN}.{entry.unique_id or entry.entry_id}.particulate_history",
     )
 
 
@@ -176,6 +199,14 @@ class EnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         self._baseline_loaded = False
         self._baseline_dirty = False
         self._save_scheduled = False
+        self.pm25_correction = bool(options.get(CONF_PM25_CORRECTION, DEFAULT_PM25_CORRECTION))
+        self.history = HourlyHistory()
+        self._history_store: Store[dict[str, Any]] = history_store(hass, entry)
+        # Same discipline as the baseline: nothing is written before the stored history
+        # was loaded, so a failed start never replaces it with an empty one.
+        self._history_loaded = False
+        self._history_dirty = False
+        self._history_save_scheduled = False
         self._group_ok: dict[SensorGroup, bool] = {}
         self._cycles = 0
         self.cycle_durations: deque[float] = deque(maxlen=20)
@@ -209,11 +240,15 @@ class EnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         raise NotImplementedError
 
     async def _async_load_baseline(self) -> None:
-        """Restore the gas baseline from disk, once, before the board is opened."""
+        """Restore the gas baseline and the hourly history, once, before the board opens."""
         if not self._baseline_loaded:
             if (stored := await self._store.async_load()) is not None:
                 self.baseline = GasBaseline.from_dict(stored, learn_samples=self.learn_samples)
             self._baseline_loaded = True
+        if not self._history_loaded:
+            if (history := await self._history_store.async_load()) is not None:
+                self.history = HourlyHistory.from_dict(history)
+            self._history_loaded = True
 
     def _derive(self, snapshot: Snapshot) -> QiotEnviroData:
         """Compute compensation, humidity, dew point, gas ratios and AQI."""
@@ -238,13 +273,24 @@ class EnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
                 "reducing": self.baseline.ratio("reducing", gas.reducing),
                 "nh3": self.baseline.ratio("nh3", gas.nh3),
             }
-        aqi = category = None
+        now = dt_util.now()
+        instant = corrected = None
         if (
             snapshot.particulates is not None
             and (particulates := snapshot.particulates.value) is not None
         ):
-            aqi = air_quality_index(particulates.pm2_5, particulates.pm10)
-            category = air_quality_category(aqi)
+            # pm2_5 is the PMS5003's CF=1 ("standard particle") field, the input the
+            # EPA's correction was fitted on.
+            closed = self.history.add(now, particulates.pm2_5, particulates.pm10, humidity)
+            self._history_dirty = True
+            if closed:
+                self._history_changed()
+            instant = pm25_index(particulates.pm2_5)
+            if self.pm25_correction and humidity is not None:
+                corrected = correct_pm25(particulates.pm2_5, humidity)
+        elif self.history.close(now):
+            self._history_changed()
+        aqi = self._nowcast_index(now)
         return QiotEnviroData(
             snapshot=snapshot,
             temperature=temperature,
@@ -253,8 +299,37 @@ class EnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
             cpu_temperature=cpu,
             gas_ratios=ratios,
             air_quality_index=aqi,
-            air_quality_category=category,
+            air_quality_category=None if aqi is None else air_quality_category(aqi),
+            pm2_5_input=PM25Input.CORRECTED if self.pm25_correction else PM25Input.RAW,
+            instant_pm2_5_index=instant,
+            pm2_5_corrected=corrected,
         )
+
+    def _nowcast_index(self, now: datetime) -> int | None:
+        """Return the AQI of the PM2.5 and PM10 NowCasts; None while neither is valid.
+
+        With the correction on, each hour's mean CF=1 PM2.5 is corrected with that
+        hour's mean humidity before the NowCast, in the order the AirNow Fire and Smoke
+        Map uses (hourly average, correction, NowCast); an hour without humidity is
+        then missing for PM2.5.
+        """
+        hours = self.history.recent(now)
+        pm25_hours: list[float | None]
+        if self.pm25_correction:
+            pm25_hours = [
+                None
+                if hour is None or hour.humidity is None
+                else correct_pm25(hour.pm2_5, hour.humidity)
+                for hour in hours
+            ]
+        else:
+            pm25_hours = [None if hour is None else hour.pm2_5 for hour in hours]
+        indices: list[int] = []
+        if (pm25 := nowcast(pm25_hours)) is not None:
+            indices.append(pm25_index(pm25))
+        if (pm10 := nowcast([None if h is None else h.pm10 for h in hours])) is not None:
+            indices.append(pm10_index(pm10))
+        return max(indices) if indices else None
 
     def _log_transitions(self, snapshot: Snapshot) -> None:
         """Log once when a sensor group stops answering and once when it is back."""
@@ -360,6 +435,32 @@ class EnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         self._baseline_dirty = False
         await self._store.async_save(self.baseline.as_dict())
 
+    def _history_changed(self) -> None:
+        """Write the history within STORAGE_SAVE_INTERVAL of an hour closing.
+
+        Only a closed hour schedules a write (once, as for the baseline), so the card
+        sees one write an hour; the open hour's running sums go with it and at unload.
+        """
+        self._history_dirty = True
+        if not self._history_save_scheduled:
+            self._history_save_scheduled = True
+            self._history_store.async_delay_save(
+                self._history_to_write, STORAGE_SAVE_INTERVAL.total_seconds()
+            )
+
+    @callback
+    def _history_to_write(self) -> dict[str, Any]:
+        """Return the history for a delayed write (called by the store when it writes)."""
+        self._history_save_scheduled = False
+        self._history_dirty = False
+        return self.history.as_dict()
+
+    async def _async_save_history(self) -> None:
+        """Write the history now (this also cancels a pending delayed write)."""
+        self._history_save_scheduled = False
+        self._history_dirty = False
+        await self._history_store.async_save(self.history.as_dict())
+
     async def async_reset_baseline(self) -> None:
         """Forget the learned gas baseline and learn it again from now."""
         self.baseline.reset()
@@ -375,6 +476,9 @@ class EnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         self.closed = True
         if self._baseline_loaded and self._baseline_dirty:
             await self._async_save_baseline()
+        # The open hour's running sums changed with every reading since the last write.
+        if self._history_loaded and self._history_dirty:
+            await self._async_save_history()
 
 
 class QiotEnviroCoordinator(EnviroCoordinator):

@@ -1,5 +1,8 @@
 """Values derived from raw readings: compensation, humidity, dew point, AQI, gas baseline.
 
+Also the EPA's NowCast over hourly averages and the EPA's PM2.5 correction for
+Plantower sensors (Barkjohn et al.).
+
 Pure functions and small state holders, without Home Assistant or hardware imports,
 so that each formula is tested on its own.
 """
@@ -7,7 +10,9 @@ so that each formula is tested on its own.
 import math
 import statistics
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 # Magnus formula coefficients over water (Alduchov & Eskridge 1996), valid -40..50 °C.
@@ -62,6 +67,13 @@ class AirQualityCategory(StrEnum):
     HAZARDOUS = "hazardous"
 
 
+class PM25Input(StrEnum):
+    """Which PM2.5 the AQI was computed from."""
+
+    RAW = "raw"
+    CORRECTED = "corrected"
+
+
 # (concentration low, concentration high, index low, index high)
 type Breakpoints = tuple[tuple[float, float, int, int], ...]
 
@@ -102,16 +114,38 @@ def _sub_index(concentration: float, breakpoints: Breakpoints) -> int:
     return 500
 
 
+def truncate_pm25(concentration: float) -> float:
+    """Truncate a PM2.5 concentration to 0.1 µg/m³, as the EPA does before the index.
+
+    Rounding to 6 decimals first keeps binary noise (9.1 stored as 9.0999...) from
+    truncating a value one step too low.
+    """
+    return math.floor(round(max(concentration, 0.0) * 10, 6)) / 10
+
+
+def truncate_pm10(concentration: float) -> int:
+    """Truncate a PM10 concentration to 1 µg/m³, as the EPA does before the index."""
+    return math.floor(round(max(concentration, 0.0), 6))
+
+
+def pm25_index(concentration: float) -> int:
+    """Return the PM2.5 sub-index (2024 breakpoints) of a concentration in µg/m³."""
+    return _sub_index(truncate_pm25(concentration), PM25_BREAKPOINTS)
+
+
+def pm10_index(concentration: float) -> int:
+    """Return the PM10 sub-index of a concentration in µg/m³."""
+    return _sub_index(truncate_pm10(concentration), PM10_BREAKPOINTS)
+
+
 def air_quality_index(pm2_5: float, pm10: float) -> int:
     """Return the US EPA AQI for PM2.5 and PM10 concentrations in µg/m³.
 
     The larger of the two sub-indices, with the EPA's truncation (PM2.5 to 0.1,
-    PM10 to 1). The EPA defines the index on 24-hour averages; callers pass the
-    averages they have.
+    PM10 to 1). Pass NowCast concentrations for the current index; the latest
+    reading gives an instantaneous figure that an official index does not report.
     """
-    pm25 = math.floor(max(pm2_5, 0.0) * 10) / 10
-    pm10_trunc = math.floor(max(pm10, 0.0))
-    return max(_sub_index(pm25, PM25_BREAKPOINTS), _sub_index(pm10_trunc, PM10_BREAKPOINTS))
+    return max(pm25_index(pm2_5), pm10_index(pm10))
 
 
 def air_quality_category(index: int) -> AirQualityCategory:
@@ -120,6 +154,254 @@ def air_quality_category(index: int) -> AirQualityCategory:
         if index <= top:
             return category
     return AirQualityCategory.HAZARDOUS
+
+
+# The EPA's NowCast for PM (AirNow, "The NowCast for PM2.5 and PM10",
+# forum.airnowtech.org/t/the-nowcast-for-pm2-5-and-pm10/172, and the EPA's
+# "Technical Assistance Document for the Reporting of Daily Air Quality", 2024):
+# a weighted average of the last 12 hourly averages, weight factor
+# w = 1 - (max - min) / max = min / max over the hours with data, at least 0.5 for
+# PM (about a 3-hour average when the air changes fast); valid only when at least 2
+# of the 3 most recent hours have data. The raw hourly values enter the average;
+# the result is truncated (PM2.5 to 0.1, PM10 to 1 µg/m³) before the index.
+NOWCAST_HOURS = 12
+NOWCAST_MIN_WEIGHT = 0.5
+NOWCAST_RECENT_HOURS = 3
+NOWCAST_RECENT_REQUIRED = 2
+
+
+def nowcast(hours: Sequence[float | None]) -> float | None:
+    """Return the PM NowCast of hourly averages, most recent first; None if not valid.
+
+    ``hours[0]`` is the latest complete clock hour, ``hours[i]`` the one ``i`` hours
+    before it; None marks an hour without a valid average (missing, not zero). Only
+    the first 12 are used.
+    """
+    window = list(hours[:NOWCAST_HOURS])
+    recent = sum(value is not None for value in window[:NOWCAST_RECENT_HOURS])
+    if recent < NOWCAST_RECENT_REQUIRED:
+        return None
+    valid = [max(value, 0.0) for value in window if value is not None]
+    highest = max(valid)
+    weight = min(valid) / highest if highest > 0 else 1.0
+    weight = max(weight, NOWCAST_MIN_WEIGHT)
+    numerator = denominator = 0.0
+    for age, value in enumerate(window):
+        if value is None:
+            continue
+        factor = weight**age
+        numerator += factor * max(value, 0.0)
+        denominator += factor
+    return numerator / denominator
+
+
+# EPA US-wide correction for the Plantower PMS5003 in PurpleAir monitors, from the
+# CF=1 PM2.5 (PA, µg/m³) and the relative humidity (RH, %):
+# - Barkjohn, Gantt and Clements (2021), "Development and application of a United
+#   States-wide correction for PM2.5 data collected with the PurpleAir sensor",
+#   Atmos. Meas. Tech. 14, 4617-4637, doi:10.5194/amt-14-4617-2021:
+#   PM2.5 = 0.524 PA - 0.0862 RH + 5.75.
+# - Extended for smoke (Barkjohn, Holder, Frederick and Clements (2022), "Correction
+#   and Accuracy of PurpleAir PM2.5 Measurements for Extreme Wildfire Smoke",
+#   Sensors 22, 9669, doi:10.3390/s22249669), as applied on the AirNow Fire and Smoke
+#   Map (EPA, "Sensor data cleaning and correction: application on the AirNow Fire
+#   and Smoke Map"): slope 0.524 below PA 30, blending to 0.786 by 50, 0.786 up to
+#   210, blending to 0.69 PA + 8.84e-4 PA^2 + 2.966 (no RH term) by 260 and above.
+_BARKJOHN_SLOPE = 0.524
+_BARKJOHN_RH = 0.0862
+_BARKJOHN_INTERCEPT = 5.75
+_SMOKE_SLOPE = 0.786
+_HIGH_SLOPE = 0.69
+_HIGH_QUADRATIC = 8.84e-4
+_HIGH_INTERCEPT = 2.966
+# Segment limits in CF=1 µg/m³: (30, 50) and (210, 260) are the blending ranges.
+CORRECTION_BREAKPOINTS = (30.0, 50.0, 210.0, 260.0)
+
+
+def correct_pm25(pa_cf1: float, humidity: float) -> float:
+    """Return the EPA-corrected PM2.5 (µg/m³) of a Plantower CF=1 reading.
+
+    ``humidity`` is the relative humidity in % (clamped to 0..100). The blended
+    segments make the result continuous at every breakpoint; it is clamped at 0
+    (clean, humid air would otherwise give a negative concentration).
+    """
+    pa = max(pa_cf1, 0.0)
+    rh = min(max(humidity, 0.0), 100.0)
+    low, low_top, high_start, high = CORRECTION_BREAKPOINTS
+    if pa < low:
+        value = _BARKJOHN_SLOPE * pa - _BARKJOHN_RH * rh + _BARKJOHN_INTERCEPT
+    elif pa < low_top:
+        blend = pa / 20 - 3 / 2  # 0 at 30, 1 at 50
+        slope = _SMOKE_SLOPE * blend + _BARKJOHN_SLOPE * (1 - blend)
+        value = slope * pa - _BARKJOHN_RH * rh + _BARKJOHN_INTERCEPT
+    elif pa < high_start:
+        value = _SMOKE_SLOPE * pa - _BARKJOHN_RH * rh + _BARKJOHN_INTERCEPT
+    elif pa < high:
+        blend = pa / 50 - 21 / 5  # 0 at 210, 1 at 260
+        value = (
+            (_HIGH_SLOPE * blend + _SMOKE_SLOPE * (1 - blend)) * pa
+            - _BARKJOHN_RH * rh * (1 - blend)
+            + _HIGH_INTERCEPT * blend
+            + _BARKJOHN_INTERCEPT * (1 - blend)
+            + _HIGH_QUADRATIC * pa * pa * blend
+        )
+    else:
+        value = _HIGH_INTERCEPT + _HIGH_SLOPE * pa + _HIGH_QUADRATIC * pa * pa
+    return max(value, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class HourAverage:
+    """One clock hour's mean readings (humidity None when no reading had it)."""
+
+    pm2_5: float
+    pm10: float
+    humidity: float | None
+
+
+# An hour's average counts when readings cover at least 45 of its 60 minutes: the
+# 75 % completeness the EPA applies to its averages (18 of 24 hours for a daily AQI
+# on AirNow, 45 minutes for an hourly value).
+MIN_MINUTES_PER_HOUR = 45
+_HOUR = 3600
+
+
+def hour_start(when: datetime) -> int:
+    """Return the POSIX time of the start of the clock hour holding ``when``.
+
+    Clock hours of ``when``'s own time zone (pass local time): in a zone offset by a
+    half hour the hours start at :30 UTC, as the local clock's do.
+    """
+    return int(when.replace(minute=0, second=0, microsecond=0).timestamp())
+
+
+class HourlyHistory:
+    """Hourly averages of PM2.5 (CF=1), PM10 and humidity over the last 12 clock hours.
+
+    Readings are added with their time; a clock hour closes when a reading of a later
+    hour arrives or when :meth:`close` is called after it ended. A closed hour with
+    readings in fewer than 45 of its minutes is missing, as is an hour without any:
+    a gap is never a zero. Serialises to a dict for a Home Assistant Store.
+    """
+
+    def __init__(self) -> None:
+        """Start with no hours and no open hour."""
+        self.hours: dict[int, HourAverage] = {}
+        self._open: int | None = None
+        self._sums = [0.0, 0.0, 0.0]
+        self._count = 0
+        self._humidity_count = 0
+        self._minutes: set[int] = set()
+
+    def add(self, when: datetime, pm2_5: float, pm10: float, humidity: float | None = None) -> bool:
+        """Add one reading; return whether an hour closed (history worth saving).
+
+        A reading older than the open hour (clock set back) is ignored.
+        """
+        start = hour_start(when)
+        closed = False
+        if self._open is not None and start < self._open:
+            return False
+        if self._open != start:
+            closed = self._close_open()
+            self._open = start
+        self._sums[0] += pm2_5
+        self._sums[1] += pm10
+        self._count += 1
+        if humidity is not None:
+            self._sums[2] += humidity
+            self._humidity_count += 1
+        self._minutes.add(int(when.timestamp() - start) // 60)
+        self._prune(start)
+        return closed
+
+    def close(self, now: datetime) -> bool:
+        """Close the open hour if ``now`` is past it; return whether an hour closed."""
+        start = hour_start(now)
+        if self._open is None or self._open >= start:
+            return False
+        closed = self._close_open()
+        self._prune(start)
+        return closed
+
+    def _close_open(self) -> bool:
+        """Store the open hour's average when complete enough; reset the accumulator."""
+        if self._open is None:
+            return False
+        closed = False
+        if len(self._minutes) >= MIN_MINUTES_PER_HOUR and self._count:
+            self.hours[self._open] = HourAverage(
+                pm2_5=self._sums[0] / self._count,
+                pm10=self._sums[1] / self._count,
+                humidity=(self._sums[2] / self._humidity_count if self._humidity_count else None),
+            )
+            closed = True
+        self._open = None
+        self._sums = [0.0, 0.0, 0.0]
+        self._count = self._humidity_count = 0
+        self._minutes = set()
+        return closed
+
+    def _prune(self, current: int) -> None:
+        """Forget hours that left the 12-hour window before the hour ``current``."""
+        oldest = current - NOWCAST_HOURS * _HOUR
+        for start in [s for s in self.hours if s < oldest]:
+            del self.hours[start]
+
+    def recent(self, now: datetime) -> list[HourAverage | None]:
+        """Return the 12 complete clock hours before ``now``, most recent first."""
+        latest = hour_start(now) - _HOUR
+        return [self.hours.get(latest - age * _HOUR) for age in range(NOWCAST_HOURS)]
+
+    def as_dict(self) -> dict[str, object]:
+        """Return what is persisted: closed hours and the open hour's running sums."""
+        return {
+            "hours": [
+                [start, hour.pm2_5, hour.pm10, hour.humidity]
+                for start, hour in sorted(self.hours.items())
+            ],
+            "open": None
+            if self._open is None
+            else {
+                "start": self._open,
+                "sums": list(self._sums),
+                "count": self._count,
+                "humidity_count": self._humidity_count,
+                "minutes": sorted(self._minutes),
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> HourlyHistory:
+        """Restore a history saved with :meth:`as_dict`; damaged parts are dropped."""
+        history = cls()
+        hours = data.get("hours")
+        for row in hours if isinstance(hours, list) else []:
+            if (
+                isinstance(row, list)
+                and len(row) == 4
+                and all(isinstance(v, int | float) for v in row[:3])
+                and (row[3] is None or isinstance(row[3], int | float))
+            ):
+                humidity = None if row[3] is None else float(row[3])
+                history.hours[int(row[0])] = HourAverage(float(row[1]), float(row[2]), humidity)
+        opened = data.get("open")
+        if isinstance(opened, dict):
+            try:
+                sums = [float(v) for v in opened["sums"]]
+                if len(sums) != 3:
+                    raise ValueError  # noqa: TRY301 - same handling as a bad value
+                history._open = int(opened["start"])
+                history._sums = sums
+                history._count = int(opened["count"])
+                history._humidity_count = int(opened["humidity_count"])
+                history._minutes = {int(m) for m in opened["minutes"]}
+            except KeyError, TypeError, ValueError:
+                history._open = None
+                history._sums = [0.0, 0.0, 0.0]
+                history._count = history._humidity_count = 0
+                history._minutes = set()
+        return history
 
 
 class RollingAverage:

@@ -32,13 +32,16 @@ from .agent import wire
 from .const import (
     CONF_BOARD_ID,
     CONF_IDLE_SCREEN,
+    CONF_PARTICULATE_SAMPLING,
     CONF_STARTUP_MESSAGE,
     CONF_TAP_THRESHOLD,
     DEFAULT_IDLE_SCREEN,
+    DEFAULT_PARTICULATE_SAMPLING,
     DEFAULT_STARTUP_MESSAGE,
     DEFAULT_TAP_THRESHOLD,
     DOMAIN,
     LOGGER,
+    sampling_interval,
 )
 from .coordinator import EnviroCoordinator, QiotEnviroConfigEntry, QiotEnviroData
 from .display.controller import add_listener
@@ -196,9 +199,27 @@ class RemoteCoordinator(EnviroCoordinator):
 
     @callback
     def async_setup_done(self) -> None:
-        """Start pushing states to the entities (after the first refresh)."""
+        """Start pushing states to the entities (after the first refresh).
+
+        An Enviro+ is also told its particulate sampling mode (retained, so an agent
+        that starts later gets it too).
+        """
         self._setup_done = True
         self._arm_watchdog()
+        if self.detection is not None and SensorGroup.PARTICULATES in self.detection.groups:
+            interval = sampling_interval(
+                self.config_entry.options.get(
+                    CONF_PARTICULATE_SAMPLING, DEFAULT_PARTICULATE_SAMPLING
+                )
+            )
+            self.hass.async_create_background_task(
+                self.async_publish(
+                    wire.CMD_SAMPLING,
+                    wire.encode_sampling(wire.SamplingCommand(interval=interval)),
+                    retain=True,
+                ),
+                f"{DOMAIN} sampling {self.board_id}",
+            )
 
     @override
     async def async_close(self) -> None:

@@ -1,8 +1,8 @@
 """Sensor entities: one per metric the board has."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import override
+from typing import Any, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -21,7 +21,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .coordinator import QiotEnviroConfigEntry, QiotEnviroData
+from .coordinator import EnviroCoordinator, QiotEnviroConfigEntry, QiotEnviroData
 from .derived import AirQualityCategory
 from .entity import QiotEnviroEntity
 from .enviro.models import SensorGroup
@@ -46,6 +46,9 @@ class QiotEnviroSensorEntityDescription(SensorEntityDescription):
 
     group: SensorGroup | None
     value_fn: Callable[[QiotEnviroData], StateType]
+    attributes_fn: Callable[[QiotEnviroData], Mapping[str, Any]] | None = None
+    # Whether the entry's options create this sensor (all do unless they say otherwise).
+    exists_fn: Callable[[EnviroCoordinator], bool] = lambda _: True
 
 
 def _climate(data: QiotEnviroData) -> object:
@@ -230,11 +233,35 @@ SENSORS: tuple[QiotEnviroSensorEntityDescription, ...] = (
         )
     ),
     QiotEnviroSensorEntityDescription(
+        key="pm25_corrected",
+        translation_key="pm25_corrected",
+        group=SensorGroup.PARTICULATES,
+        device_class=SensorDeviceClass.PM25,
+        native_unit_of_measurement=MICROGRAMS_PER_CUBIC_METER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        exists_fn=lambda coordinator: coordinator.pm25_correction,
+        value_fn=lambda data: data.pm2_5_corrected,
+    ),
+    QiotEnviroSensorEntityDescription(
+        # The EPA's NowCast AQI; translation_key only names its attribute (the entity
+        # keeps its device class name).
         key="aqi",
+        translation_key="aqi",
         group=SensorGroup.PARTICULATES,
         device_class=SensorDeviceClass.AQI,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda data: data.air_quality_index,
+        attributes_fn=lambda data: {"pm2_5_input": data.pm2_5_input.value},
+    ),
+    QiotEnviroSensorEntityDescription(
+        key="aqi_pm25_instant",
+        translation_key="aqi_pm25_instant",
+        group=SensorGroup.PARTICULATES,
+        device_class=SensorDeviceClass.AQI,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_registry_enabled_default=False,
+        value_fn=lambda data: data.instant_pm2_5_index,
     ),
     QiotEnviroSensorEntityDescription(
         key="aqi_category",
@@ -272,7 +299,8 @@ async def async_setup_entry(
     async_add_entities(
         QiotEnviroSensor(coordinator, description)
         for description in SENSORS
-        if description.group is None or description.group in groups
+        if (description.group is None or description.group in groups)
+        and description.exists_fn(coordinator)
     )
 
 
@@ -302,3 +330,11 @@ class QiotEnviroSensor(QiotEnviroEntity, SensorEntity):
     def native_value(self) -> StateType:
         """Return the metric from the latest cycle."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Return what the metric was computed from, for the sensors that say so."""
+        if (attributes_fn := self.entity_description.attributes_fn) is None:
+            return None
+        return attributes_fn(self.coordinator.data)
