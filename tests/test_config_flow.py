@@ -20,6 +20,7 @@ from custom_components.qiot_enviro.const import (
     CONF_GAS_LEARN_SAMPLES,
     CONF_IDLE_SCREEN,
     CONF_LEGACY_NOTIFY_NAME,
+    CONF_PARTICULATE_SAMPLING,
     CONF_PM25_CORRECTION,
     CONF_STARTUP_MESSAGE,
     CONF_TAP_THRESHOLD,
@@ -212,6 +213,7 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         CONF_GAS_BASELINE_TRACKING: False,
         CONF_GAS_LEARN_SAMPLES: 12,
         CONF_PM25_CORRECTION: True,
+        CONF_PARTICULATE_SAMPLING: "5",
         CONF_IDLE_SCREEN: "clock",
         CONF_STARTUP_MESSAGE: False,
         CONF_TAP_THRESHOLD: 1200,
@@ -224,6 +226,8 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
     assert coordinator.compensation is False
     assert coordinator.factor == 3.0
     assert coordinator.pm25_correction is True
+    # The PMS5003 now sleeps between samples, one every 5 minutes.
+    assert coordinator.board.particulate_sampling == 300
     assert coordinator.lcd is not None
     assert coordinator.lcd.idle_mode == "clock"
     # Without compensation the temperature is the raw BME280 value.

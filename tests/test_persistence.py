@@ -299,3 +299,75 @@ async def test_history_with_a_gap_leaves_the_aqi_unknown(
     await hass.async_block_till_done()
     assert state_of(hass, AQI_ENTITY) == "unknown"
     assert state_of(hass, CATEGORY_ENTITY) == "unknown"
+
+
+def fan_key(entry: MockConfigEntry) -> str:
+    """Return the storage key of an entry's PMS5003 fan running time."""
+    return f"{DOMAIN}.{entry.unique_id}.particulate_fan"
+
+
+async def test_fan_running_time_survives_a_reload_and_goes_with_the_entry(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """The fan's hours carry on from the stored total, are written at unload, and are deleted."""
+    hass_storage[fan_key(mock_config_entry)] = {
+        "version": STORAGE_VERSION,
+        "key": fan_key(mock_config_entry),
+        "data": {"seconds": 7200.0},
+    }
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    state = hass.states.get("sensor.enviro_simulated_particulate_sensor_fan_running_time")
+    assert state is not None
+    assert float(state.state) >= 2.0
+    assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    # Written at unload: the stored total only grows (the fan ran meanwhile).
+    assert hass_storage[fan_key(mock_config_entry)]["data"]["seconds"] > 7200.0
+    assert await hass.config_entries.async_remove(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert fan_key(mock_config_entry) not in hass_storage
+
+
+async def test_sleeping_particulate_sensor_keeps_its_last_sample(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """With sampling, PM entities hold the last sample with its time; no stale repair."""
+    import asyncio
+
+    from custom_components.qiot_enviro.const import CONF_PARTICULATE_SAMPLING
+
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={CONF_PARTICULATE_SAMPLING: "5"}
+    )
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = mock_config_entry.runtime_data
+    for _ in range(200):  # the emulated sensor takes its sample in real time
+        await coordinator.async_refresh()
+        result = coordinator.data.snapshot.particulates
+        if result is not None and result.sleeping:
+            break
+        await asyncio.sleep(0.1)
+    assert result is not None
+    assert result.sleeping
+    state = hass.states.get("sensor.enviro_simulated_pm2_5")
+    assert state is not None
+    assert float(state.state) == result.value.pm2_5
+    assert state.attributes["sampled_at"] == result.read_at.isoformat()
+    await asyncio.sleep(0.3)  # the SET line drops just after the sample is kept
+    fan = coordinator.board.particulate_fan_seconds()
+    await asyncio.sleep(0.5)
+    await coordinator.async_refresh()
+    # Asleep: the fan is off, and a sleeping sensor is not a stale one.
+    assert coordinator.board.particulate_fan_seconds() == fan
+    assert (
+        ir.async_get(hass).async_get_issue(
+            DOMAIN, f"{mock_config_entry.entry_id}_particulates_stale"
+        )
+        is None
+    )

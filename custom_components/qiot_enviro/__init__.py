@@ -14,6 +14,7 @@ from .coordinator import (
     QiotEnviroConfigEntry,
     QiotEnviroCoordinator,
     baseline_store,
+    fan_store,
     history_store,
 )
 from .lcd import LcdController
@@ -130,3 +131,4 @@ async def async_remove_entry(hass: HomeAssistant, entry: QiotEnviroConfigEntry) 
             ir.async_delete_issue(hass, DOMAIN, issue_id)
     await baseline_store(hass, entry).async_remove()
     await history_store(hass, entry).async_remove()
+    await fan_store(hass, entry).async_remove()

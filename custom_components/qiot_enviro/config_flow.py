@@ -36,6 +36,7 @@ from .const import (
     CONF_GAS_LEARN_SAMPLES,
     CONF_IDLE_SCREEN,
     CONF_LEGACY_NOTIFY_NAME,
+    CONF_PARTICULATE_SAMPLING,
     CONF_PM25_CORRECTION,
     CONF_STARTUP_MESSAGE,
     CONF_TAP_THRESHOLD,
@@ -46,6 +47,7 @@ from .const import (
     DEFAULT_GAS_BASELINE_TRACKING,
     DEFAULT_GAS_LEARN_SAMPLES,
     DEFAULT_IDLE_SCREEN,
+    DEFAULT_PARTICULATE_SAMPLING,
     DEFAULT_PM25_CORRECTION,
     DEFAULT_STARTUP_MESSAGE,
     DEFAULT_TAP_THRESHOLD,
@@ -53,6 +55,7 @@ from .const import (
     DOMAIN,
     IDLE_SCREENS,
     LOGGER,
+    SAMPLING_OPTIONS,
     SIMULATED_BOARDS,
 )
 from .coordinator import QiotEnviroConfigEntry, QiotEnviroCoordinator, create_provider
@@ -440,6 +443,16 @@ class QiotEnviroOptionsFlow(OptionsFlowWithReload):
                     CONF_PM25_CORRECTION,
                     default=options.get(CONF_PM25_CORRECTION, DEFAULT_PM25_CORRECTION),
                 ): BooleanSelector(),
+                vol.Required(
+                    CONF_PARTICULATE_SAMPLING,
+                    default=options.get(CONF_PARTICULATE_SAMPLING, DEFAULT_PARTICULATE_SAMPLING),
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=list(SAMPLING_OPTIONS),
+                        translation_key=CONF_PARTICULATE_SAMPLING,
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
                 vol.Required(
                     CONF_IDLE_SCREEN,
                     default=options.get(CONF_IDLE_SCREEN, DEFAULT_IDLE_SCREEN),

@@ -21,6 +21,7 @@ from .const import (
     CONF_CPU_AVERAGE_SAMPLES,
     CONF_GAS_BASELINE_TRACKING,
     CONF_GAS_LEARN_SAMPLES,
+    CONF_PARTICULATE_SAMPLING,
     CONF_PM25_CORRECTION,
     CONF_TEMPERATURE_COMPENSATION,
     CONF_UART_PATH,
@@ -28,6 +29,7 @@ from .const import (
     DEFAULT_CPU_AVERAGE_SAMPLES,
     DEFAULT_GAS_BASELINE_TRACKING,
     DEFAULT_GAS_LEARN_SAMPLES,
+    DEFAULT_PARTICULATE_SAMPLING,
     DEFAULT_PM25_CORRECTION,
     DEFAULT_TEMPERATURE_COMPENSATION,
     DOMAIN,
@@ -38,6 +40,7 @@ from .const import (
     STORAGE_SAVE_INTERVAL,
     STORAGE_VERSION,
     UPDATE_INTERVAL,
+    sampling_interval,
 )
 from .derived import (
     GASES,
@@ -106,6 +109,8 @@ class QiotEnviroData:
     instant_pm2_5_index: int | None = None
     # The latest PM2.5 with the EPA's correction (None when the option is off).
     pm2_5_corrected: float | None = None
+    # The PMS5003 fan's total running time (None without the particulate sensor).
+    fan_hours: float | None = None
 
     def group(self, group: SensorGroup) -> GroupResult[Any] | None:
         """Return one sensor group's result, None if the board lacks it."""
@@ -137,6 +142,13 @@ def baseline_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, A
     """Return the store that holds an entry's learned gas baseline."""
     return Store(
         hass, STORAGE_VERSION, f"{DOMAIN}.{entry.unique_id or entry.entry_id}.gas_baseline"
+    )
+
+
+def fan_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
+    """Return the store that holds a local board's PMS5003 fan running time."""
+    return Store(
+        hass, STORAGE_VERSION, f"{DOMAIN}.{entry.unique_id or entry.entry_id}.particulate_fan"
     )
 
 
@@ -490,6 +502,15 @@ class QiotEnviroCoordinator(EnviroCoordinator):
         """Prepare the board of a config entry; nothing is opened yet."""
         super().__init__(hass, entry, version, update_interval=UPDATE_INTERVAL)
         self.board, self.simulator = create_board(dict(entry.data))
+        self.sampling = sampling_interval(
+            entry.options.get(CONF_PARTICULATE_SAMPLING, DEFAULT_PARTICULATE_SAMPLING)
+        )
+        # The fan's running time is the board's; it is kept on disk like the baseline.
+        self._fan_store: Store[dict[str, Any]] = fan_store(hass, entry)
+        self._fan_loaded = False
+        self._fan_seconds = 0.0
+        self._fan_saved = 0.0
+        self._fan_save_scheduled = False
         self._open_lock = threading.Lock()
         self._open_done = False
         self._abandoned = False
@@ -527,8 +548,14 @@ class QiotEnviroCoordinator(EnviroCoordinator):
 
     @override
     async def _async_setup(self) -> None:
-        """Restore the gas baseline, then open the board (in the executor)."""
+        """Restore the stored state, then open the board (in the executor)."""
         await self._async_load_baseline()
+        if not self._fan_loaded:
+            stored = await self._fan_store.async_load()
+            seconds = stored.get("seconds") if isinstance(stored, dict) else None
+            if isinstance(seconds, int | float) and seconds >= 0:
+                self._fan_seconds = self._fan_saved = float(seconds)
+            self._fan_loaded = True
         try:
             self.detection = await self.hass.async_add_executor_job(self._open_board)
         except asyncio.CancelledError:
@@ -561,8 +588,15 @@ class QiotEnviroCoordinator(EnviroCoordinator):
         self._update_bus_issues()
 
     def _open_board(self) -> Detection:
-        """Open the board (executor); close it again if setup was abandoned meanwhile."""
+        """Open the board (executor); close it again if setup was abandoned meanwhile.
+
+        An Enviro+ gets its stored fan time and its particulate sampling mode.
+        """
         detection = self.board.open()
+        if SensorGroup.PARTICULATES in detection.groups:
+            self.board.restore_particulate_fan_seconds(self._fan_seconds)
+            if self.sampling is not None:
+                self.board.set_particulate_sampling(self.sampling)
         with self._open_lock:
             self._open_done = True
             if self._abandoned:
@@ -596,8 +630,26 @@ class QiotEnviroCoordinator(EnviroCoordinator):
                 translation_placeholders={"error": str(i2c_results[0].error)},
             )
         data = self._derive(snapshot)
+        if snapshot.particulates is not None:
+            self._fan_seconds = self.board.particulate_fan_seconds()
+            data = replace(data, fan_hours=round(self._fan_seconds / 3600, 2))
+            self._fan_changed()
         self._update_particulate_issue(snapshot)
         return data
+
+    def _fan_changed(self) -> None:
+        """Write the fan's running time within minutes of a change (at most that is lost)."""
+        if self._fan_save_scheduled or self._fan_seconds == self._fan_saved:
+            return
+        self._fan_save_scheduled = True
+        self._fan_store.async_delay_save(self._fan_to_write, STORAGE_SAVE_INTERVAL.total_seconds())
+
+    @callback
+    def _fan_to_write(self) -> dict[str, Any]:
+        """Return the fan time for a delayed write (called by the store when it writes)."""
+        self._fan_save_scheduled = False
+        self._fan_saved = self._fan_seconds
+        return {"seconds": self._fan_seconds}
 
     def _read_cycle(self, probe: bool) -> tuple[Snapshot, list[DeviceProbe] | None, bool | None]:
         """Read the board, and every few minutes probe its devices: one executor job."""
@@ -631,3 +683,6 @@ class QiotEnviroCoordinator(EnviroCoordinator):
             return
         await super().async_close()
         await self.hass.async_add_executor_job(self.board.close)
+        if self._fan_loaded and self.board.particulate_fan_seconds() != self._fan_saved:
+            self._fan_seconds = self.board.particulate_fan_seconds()
+            await self._fan_store.async_save(self._fan_to_write())

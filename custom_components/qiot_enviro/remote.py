@@ -17,6 +17,7 @@ read, so entities, options, the gas baseline and repairs work the same.
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, override
@@ -337,6 +338,10 @@ class RemoteCoordinator(EnviroCoordinator):
         self.cycle_durations.append(state.snapshot.duration)
         self._log_transitions(state.snapshot)
         data = self._derive(state.snapshot)
+        particulates = state.health.get(SensorGroup.PARTICULATES)
+        if particulates is not None and "fan_seconds" in particulates.extra:
+            # The agent counts and keeps the fan's running time on its Pi.
+            data = replace(data, fan_hours=round(particulates.extra["fan_seconds"] / 3600, 2))
         self._update_particulate_issue(state.snapshot)
         self._latest = data
         self._has_state.set()

@@ -16,6 +16,7 @@ from homeassistant.const import (
     EntityCategory,
     UnitOfPressure,
     UnitOfTemperature,
+    UnitOfTime,
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -46,7 +47,7 @@ class QiotEnviroSensorEntityDescription(SensorEntityDescription):
 
     group: SensorGroup | None
     value_fn: Callable[[QiotEnviroData], StateType]
-    attributes_fn: Callable[[QiotEnviroData], Mapping[str, Any]] | None = None
+    attributes_fn: Callable[[QiotEnviroData], Mapping[str, Any] | None] | None = None
     # Whether the entry's options create this sensor (all do unless they say otherwise).
     exists_fn: Callable[[EnviroCoordinator], bool] = lambda _: True
 
@@ -67,6 +68,14 @@ def _gas_kohm(name: str) -> Callable[[QiotEnviroData], StateType]:
         return None if gas is None else getattr(gas, name) / 1000.0
 
     return value
+
+
+def _sampled_at(data: QiotEnviroData) -> Mapping[str, Any] | None:
+    """Between two samples, say when the held particulate value was measured."""
+    result = data.snapshot.particulates
+    if result is None or not result.sleeping or result.read_at is None:
+        return None
+    return {"sampled_at": result.read_at.isoformat()}
 
 
 def _gas_ratio(name: str) -> Callable[[QiotEnviroData], StateType]:
@@ -196,6 +205,7 @@ SENSORS: tuple[QiotEnviroSensorEntityDescription, ...] = (
         native_unit_of_measurement=MICROGRAMS_PER_CUBIC_METER,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_pm("pm1"),
+        attributes_fn=_sampled_at,
     ),
     QiotEnviroSensorEntityDescription(
         key="pm25",
@@ -204,6 +214,7 @@ SENSORS: tuple[QiotEnviroSensorEntityDescription, ...] = (
         native_unit_of_measurement=MICROGRAMS_PER_CUBIC_METER,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_pm("pm2_5"),
+        attributes_fn=_sampled_at,
     ),
     QiotEnviroSensorEntityDescription(
         key="pm10",
@@ -212,6 +223,7 @@ SENSORS: tuple[QiotEnviroSensorEntityDescription, ...] = (
         native_unit_of_measurement=MICROGRAMS_PER_CUBIC_METER,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_pm("pm10"),
+        attributes_fn=_sampled_at,
     ),
     *(
         QiotEnviroSensorEntityDescription(
@@ -231,6 +243,17 @@ SENSORS: tuple[QiotEnviroSensorEntityDescription, ...] = (
             ("5_0", "gt5_0um"),
             ("10", "gt10um"),
         )
+    ),
+    QiotEnviroSensorEntityDescription(
+        key="pms_fan_hours",
+        translation_key="pms_fan_hours",
+        group=SensorGroup.PARTICULATES,
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.HOURS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        suggested_display_precision=1,
+        value_fn=lambda data: data.fan_hours,
     ),
     QiotEnviroSensorEntityDescription(
         key="pm25_corrected",
