@@ -864,3 +864,23 @@ async def test_sampling_mode_is_sent_to_the_agent(
         interval=900
     )
     assert calls[0].args[3] is True  # retained
+
+
+async def test_fan_running_time_comes_from_the_agent(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
+) -> None:
+    """The agent counts the fan's hours; Home Assistant shows its figure."""
+    from custom_components.qiot_enviro.enviro.models import SensorGroup
+
+    particulates = agent.health[SensorGroup.PARTICULATES]
+    agent.health = {
+        **agent.health,
+        SensorGroup.PARTICULATES: replace(
+            particulates, extra={**particulates.extra, "fan_seconds": 9000}
+        ),
+    }
+    agent.state()
+    await hass.async_block_till_done()
+    state = hass.states.get(_entity(hass, "sensor", "pms_fan_hours"))
+    assert state is not None
+    assert float(state.state) == 2.5
