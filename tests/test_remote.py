@@ -884,3 +884,23 @@ async def test_fan_running_time_comes_from_the_agent(
     state = hass.states.get(_entity(hass, "sensor", "pms_fan_hours"))
     assert state is not None
     assert float(state.state) == 2.5
+
+
+async def test_announced_text_reaches_a_repair_as_plain_text(
+    hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
+) -> None:
+    """A path in an announcement cannot put a link or a picture into a repair."""
+    from custom_components.qiot_enviro.enviro.models import BusDevice
+
+    devices = dict(agent.detection.devices)
+    devices[BusDevice.UART] = replace(
+        devices[BusDevice.UART], path="/dev/[click](//evil.example)<img src=x>"
+    )
+    agent.announce(replace(agent.detection, devices=devices, serial_console=True))
+    await hass.async_block_till_done()
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"{remote.entry_id}_serial_console")
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    path = issue.translation_placeholders["path"]
+    assert not set(path) & set("[]<>")
+    assert "evil.example" in path  # shown, as text

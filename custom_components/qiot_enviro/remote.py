@@ -296,7 +296,11 @@ class RemoteCoordinator(EnviroCoordinator):
             LOGGER.info("Board %s now has other sensors or display: reloading", self.board_id)
             self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
         self.detection = detection
-        self.probes = dict(detection.devices)
+        # Their path and detail go into repairs, which are rendered as Markdown.
+        self.probes = {
+            device: replace(probe, path=_plain(probe.path), detail=_plain(probe.detail))
+            for device, probe in detection.devices.items()
+        }
         self.serial_console = detection.serial_console
         self._update_bus_issues()
         self._announced.set()
@@ -502,6 +506,27 @@ class RemoteCoordinator(EnviroCoordinator):
     def current(self) -> QiotEnviroData | None:
         """Return the newest derived data, also before the entities get it."""
         return self._latest
+
+
+_MARKUP = str.maketrans(
+    {
+        "[": "(",
+        "]": ")",
+        "<": "(",
+        ">": ")",
+        "`": "'",
+        "*": " ",
+        "!": " ",
+        "|": " ",
+        "\\": "/",
+        "#": " ",
+    }
+)
+
+
+def _plain(text: str) -> str:
+    """Return payload text that a Markdown renderer shows as it is (no link, no image)."""
+    return "".join(c if c.isprintable() else " " for c in text).translate(_MARKUP)
 
 
 def _rounded(value: float | None) -> float | None:

@@ -184,6 +184,59 @@ def test_announcement_must_be_consistent(cycle: tuple[Any, Any, Any]) -> None:
             wire.decode_announcement(json.dumps(data))
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("hostname", "[click me](https://example.invalid/x)"),
+        ("hostname", "![i](//e.vl/a.png)"),
+        ("hostname", "<img src=x onerror=alert(1)>"),
+        ("hostname", "kitchen pi"),
+        ("hostname", "kitchen\n\n# Heading"),
+        ("hostname", "a" * 65),
+        ("agent_version", "[fix](//ev.il/x)"),
+        ("agent_version", "<b>0.3</b>"),
+        ("agent_version", "0.3 beta"),
+    ],
+)
+def test_announcement_text_shown_in_home_assistant_holds_no_markup(
+    cycle: tuple[Any, Any, Any], field: str, value: str
+) -> None:
+    """The host name and version go into a Markdown form: link or HTML characters are refused."""
+    detection, _, _ = cycle
+    data = json.loads(
+        wire.encode_announcement(
+            detection.identity, detection, agent_version="0.3.0", cycle=10, hostname="kitchen"
+        )
+    )
+    data[field] = value
+    with pytest.raises(wire.WireError, match=r"may not hold|longer than"):
+        wire.decode_announcement(json.dumps(data))
+
+
+def test_announcement_host_names_that_pass(cycle: tuple[Any, Any, Any]) -> None:
+    """Real host names and versions pass; the encoder makes any host name one that passes."""
+    detection, _, _ = cycle
+    for hostname, version in [
+        ("", "0.3.0"),
+        ("raspberrypi", "1"),
+        ("kitchen-pi.local", "0.4.0.dev3+g1a2b3c4"),
+        ("a" * 64, "1!2.0rc1_x"),
+    ]:
+        payload = wire.encode_announcement(
+            detection.identity, detection, agent_version=version, cycle=10, hostname=hostname
+        )
+        announced = wire.decode_announcement(payload)
+        assert (announced.hostname, announced.agent_version) == (hostname, version)
+    odd = wire.encode_announcement(
+        detection.identity, detection, agent_version="1", cycle=10, hostname="my_pi [x](y)" * 9
+    )
+    hostname = wire.decode_announcement(odd).hostname
+    assert hostname.startswith("my-pi--x--y-")
+    assert len(hostname) == 64
+    with pytest.raises(wire.WireError, match="agent version"):
+        wire.encode_announcement(detection.identity, detection, agent_version="[x](y)", cycle=10)
+
+
 def test_topics() -> None:
     assert wire.topic("abc123", wire.STATE) == "qiot_enviro/abc123/state"
     assert wire.parse_topic("qiot_enviro/abc123/cmd/show") == ("abc123", wire.CMD_SHOW)

@@ -58,8 +58,12 @@ def parse_broker_url(url: str) -> BrokerURL:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as err:
-        raise SettingsError(f"invalid broker URL: {err}") from None
+    except ValueError:
+        # urlsplit's message quotes the URL's text, which may be part of the password.
+        raise SettingsError(
+            "invalid broker URL: write it as mqtt://user:password@host:port, with "
+            "% @ : / # ? in the user name or password percent-encoded"
+        ) from None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
         raise SettingsError("the broker URL must start with mqtt:// or mqtts://")

@@ -94,6 +94,10 @@ MAX_TEXT_FIELD: Final = 200
 PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 # A board id is one topic level and part of unique ids: no wildcards, no separators.
 BOARD_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# The host name and agent version are shown in Home Assistant's confirmation form, whose
+# description is Markdown: no character that could make a link, an image or HTML.
+HOSTNAME_RE: Final = re.compile(r"[A-Za-z0-9.-]{0,64}")
+AGENT_VERSION_RE: Final = re.compile(r"[A-Za-z0-9.+!_-]{0,32}")
 IDLE_SCREENS: Final = ("readings", "clock", "off")
 # Particulate sampling intervals in seconds a cmd/sampling may ask for (null: continuous).
 SAMPLING_INTERVALS: Final = (300, 600, 900, 1800)
@@ -161,9 +165,16 @@ class Announcement:
 def encode_announcement(
     board_id: str, detection: Detection, *, agent_version: str, cycle: float, hostname: str = ""
 ) -> bytes:
-    """Return the retained announcement of a board."""
+    """Return the retained announcement of a board.
+
+    Characters a host name may not hold (RFC 1123: letters, digits, '-' and '.') become
+    '-', and it is cut to 64, so that the other side accepts it.
+    """
     if not valid_board_id(board_id):
         raise WireError(f"invalid board id {board_id!r}")
+    if AGENT_VERSION_RE.fullmatch(agent_version) is None:
+        raise WireError(f"invalid agent version {agent_version!r}")
+    hostname = re.sub(r"[^A-Za-z0-9.-]", "-", hostname)[:64]
     return _dump(
         {
             "schema": SCHEMA,
@@ -234,10 +245,17 @@ def decode_announcement(payload: bytes | bytearray | str) -> Announcement:
     return Announcement(
         board_id=board_id,
         detection=detection,
-        agent_version=fields.string("agent_version", limit=32),
+        agent_version=_matching(fields.string("agent_version", limit=32), AGENT_VERSION_RE),
         cycle=fields.number("cycle", 1.0, 3600.0),
-        hostname=fields.string("hostname", limit=64, default=""),
+        hostname=_matching(fields.string("hostname", limit=64, default=""), HOSTNAME_RE),
     )
+
+
+def _matching(value: str, pattern: re.Pattern[str]) -> str:
+    """Return a string shown as text in Home Assistant, or raise WireError."""
+    if pattern.fullmatch(value) is None:
+        raise WireError(f"announcement: {value!r} has characters it may not hold")
+    return value
 
 
 def _probe_dict(probe: DeviceProbe) -> dict[str, str]:
