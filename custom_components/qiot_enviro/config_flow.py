@@ -24,7 +24,6 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 
-from .agent import wire
 from .const import (
     BOARD_HARDWARE,
     BOARD_REMOTE,
@@ -64,7 +63,7 @@ from .enviro.board import detect
 from .enviro.bus import DEFAULT_UART, BusProvider
 from .enviro.models import BusDevice, Detection, DeviceProbe, DeviceStatus, Variant
 from .notify import allocate_legacy_notify_name
-from .remote import async_announced_boards
+from .remote import Announcement, announced_board, async_announced_boards
 
 # What stops the board from answering, as an error key the form can translate.
 _I2C_ERRORS = {
@@ -127,7 +126,7 @@ def _title(detection: Detection) -> str:
     return f"{model} (simulated)" if detection.simulated else model
 
 
-def _remote_title(announcement: wire.Announcement) -> str:
+def _remote_title(announcement: Announcement) -> str:
     """Return a remote board's title: the model and the Pi it is on."""
     where = announcement.hostname or announcement.board_id
     return f"{_title(announcement.detection)} on {where}"
@@ -148,8 +147,8 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
         """Start with nothing detected."""
         self._data: dict[str, Any] = {}
         self._detection: Detection | None = None
-        self._announcement: wire.Announcement | None = None
-        self._announced: dict[str, wire.Announcement] = {}
+        self._announcement: Announcement | None = None
+        self._announced: dict[str, Announcement] = {}
 
     @staticmethod
     @callback
@@ -299,13 +298,8 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_mqtt(self, discovery_info: MqttServiceInfo) -> ConfigFlowResult:
         """Offer to add a board whose agent announced itself on the broker."""
-        parsed = wire.parse_topic(discovery_info.topic)
-        try:
-            announcement = wire.decode_announcement(discovery_info.payload)
-        except wire.WireError as err:
-            LOGGER.debug("Ignoring announcement on %s: %s", discovery_info.topic, err)
-            return self.async_abort(reason="invalid_discovery_info")
-        if parsed is None or parsed[0] != announcement.board_id:
+        announcement = announced_board(discovery_info.topic, discovery_info.payload)
+        if announcement is None:
             return self.async_abort(reason="invalid_discovery_info")
         await self.async_set_unique_id(announcement.board_id)
         self._abort_if_unique_id_configured()
@@ -334,7 +328,7 @@ class QiotEnviroConfigFlow(ConfigFlow, domain=DOMAIN):
             },
         )
 
-    async def _async_create_remote(self, announcement: wire.Announcement) -> ConfigFlowResult:
+    async def _async_create_remote(self, announcement: Announcement) -> ConfigFlowResult:
         """Create the entry of a remote board (unique by its board id)."""
         await self.async_set_unique_id(announcement.board_id, raise_on_progress=False)
         self._abort_if_unique_id_configured()

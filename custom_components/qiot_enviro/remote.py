@@ -84,7 +84,27 @@ def mqtt_module(hass: HomeAssistant) -> ModuleType | None:
     return mqtt
 
 
-async def async_announced_boards(hass: HomeAssistant, wait: float) -> dict[str, wire.Announcement]:
+type Announcement = wire.Announcement
+
+
+def announced_board(topic: str, payload: bytes | bytearray | str) -> Announcement | None:
+    """Return the valid announcement on a board's announce topic, None for anything else.
+
+    The board id must be the one of its topic: a board cannot be announced on another's.
+    """
+    parsed = wire.parse_topic(topic)
+    try:
+        announcement = wire.decode_announcement(payload)
+    except wire.WireError as err:
+        LOGGER.debug("Ignoring announcement on %s: %s", topic[:120], err)
+        return None
+    if parsed is None or parsed != (announcement.board_id, wire.ANNOUNCE):
+        LOGGER.debug("Ignoring announcement on %s: not its board's topic", topic[:120])
+        return None
+    return announcement
+
+
+async def async_announced_boards(hass: HomeAssistant, wait: float) -> dict[str, Announcement]:
     """Return the boards whose valid announcement is retained on the broker.
 
     Raises HomeAssistantError (translated) when MQTT is not set up.
@@ -92,17 +112,11 @@ async def async_announced_boards(hass: HomeAssistant, wait: float) -> dict[str, 
     mqtt = mqtt_module(hass)
     if mqtt is None or not await mqtt.async_wait_for_mqtt_client(hass):
         raise HomeAssistantError(translation_domain=DOMAIN, translation_key="mqtt_not_set_up")
-    found: dict[str, wire.Announcement] = {}
+    found: dict[str, Announcement] = {}
 
     @callback
     def received(message: ReceiveMessage) -> None:
-        parsed = wire.parse_topic(message.topic)
-        try:
-            announcement = wire.decode_announcement(message.payload)
-        except wire.WireError as err:
-            LOGGER.debug("Ignoring announcement on %s: %s", message.topic, err)
-            return
-        if parsed is not None and parsed[0] == announcement.board_id:
+        if (announcement := announced_board(message.topic, message.payload)) is not None:
             found[announcement.board_id] = announcement
 
     unsubscribe = await mqtt.async_subscribe(
