@@ -131,9 +131,11 @@ def remote_entry(options: dict[str, Any] | None = None) -> MockConfigEntry:
     )
 
 
-async def async_setup_remote(hass: HomeAssistant, agent: Agent) -> MockConfigEntry:
+async def async_setup_remote(
+    hass: HomeAssistant, agent: Agent, options: dict[str, Any] | None = None
+) -> MockConfigEntry:
     """Add the remote entry and let the agent's retained messages reach it."""
-    entry = remote_entry()
+    entry = remote_entry(options)
     entry.add_to_hass(hass)
     task = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
     # Retained messages arrive whenever the subscription is made; no timers here, as
@@ -846,17 +848,7 @@ async def test_sampling_mode_is_sent_to_the_agent(
     """The particulate sampling option reaches the agent, retained, when the board loads."""
     from custom_components.qiot_enviro.const import CONF_PARTICULATE_SAMPLING
 
-    entry = remote_entry({CONF_PARTICULATE_SAMPLING: "15"})
-    entry.add_to_hass(hass)
-    task = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
-    for step in range(2000):
-        await asyncio.sleep(0)
-        if task.done():
-            break
-        if step % 20 == 0:
-            agent.hello()
-    await task
-    await hass.async_block_till_done()
+    await async_setup_remote(hass, agent, {CONF_PARTICULATE_SAMPLING: "15"})
     topic = wire.topic(BOARD_ID, wire.CMD_SAMPLING)
     calls = [c for c in mqtt_mock.async_publish.call_args_list if c.args[0] == topic]
     assert len(calls) == 1

@@ -58,6 +58,7 @@ from .derived import (
     pm10_index,
     pm25_index,
 )
+from .display.screens import Readings
 from .enviro.board import Board
 from .enviro.bus import DEFAULT_UART, BusProvider
 from .enviro.emulator.board import EmulatedBoard, create_simulated
@@ -116,6 +117,18 @@ class QiotEnviroData:
         """Return one sensor group's result, None if the board lacks it."""
         result: GroupResult[Any] | None = getattr(self.snapshot, group.value)
         return result
+
+    def readings(self) -> Readings:
+        """Return the values the LCD's idle readings pages show (local or remote LCD)."""
+        particulates = self.snapshot.particulates
+        pm25 = particulates.value.pm2_5 if particulates and particulates.value else None
+        return Readings(
+            temperature=self.temperature,
+            humidity=self.humidity,
+            pm2_5=pm25,
+            aqi=self.air_quality_index,
+            aqi_category=self.air_quality_category.value if self.air_quality_category else None,
+        )
 
 
 def create_provider(entry_data: dict[str, Any]) -> tuple[BusProvider, EmulatedBoard | None]:

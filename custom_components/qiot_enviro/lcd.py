@@ -333,13 +333,5 @@ class LcdController:
 
     def _readings(self) -> Readings:
         """Return the values the readings pages show."""
-        data = self.coordinator.data  # set by the first refresh, before the LCD starts
-        particulates = data.snapshot.particulates
-        pm25 = particulates.value.pm2_5 if particulates and particulates.value else None
-        return Readings(
-            temperature=data.temperature,
-            humidity=data.humidity,
-            pm2_5=pm25,
-            aqi=data.air_quality_index,
-            aqi_category=data.air_quality_category.value if data.air_quality_category else None,
-        )
+        # Set by the first refresh, before the LCD starts.
+        return self.coordinator.data.readings()

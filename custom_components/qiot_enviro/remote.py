@@ -258,12 +258,6 @@ class RemoteCoordinator(EnviroCoordinator):
         return dict(self.remote_health)
 
     @property
-    @override
-    def simulated(self) -> bool:
-        """Tell whether the agent runs a simulated board."""
-        return self.detection is not None and self.detection.simulated
-
-    @property
     def cycle(self) -> float:
         """Return the seconds between the agent's states."""
         return self.announcement.cycle if self.announcement is not None else 10.0
@@ -494,15 +488,13 @@ class RemoteCoordinator(EnviroCoordinator):
         """Send the idle readings page its values when they changed."""
         if not isinstance(self.lcd, RemoteLcd):
             return
-        particulates = data.snapshot.particulates
+        shown = data.readings()
         readings = wire.DisplayReadings(
-            temperature=_rounded(data.temperature),
-            humidity=_rounded(data.humidity),
-            pm2_5=float(particulates.value.pm2_5)
-            if particulates is not None and particulates.value is not None
-            else None,
-            aqi=data.air_quality_index,
-            aqi_category=data.air_quality_category.value if data.air_quality_category else None,
+            temperature=_rounded(shown.temperature),
+            humidity=_rounded(shown.humidity),
+            pm2_5=None if shown.pm2_5 is None else float(shown.pm2_5),
+            aqi=shown.aqi,
+            aqi_category=shown.aqi_category,
         )
         if readings == self._readings_sent:
             return
