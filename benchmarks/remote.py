@@ -64,7 +64,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from homeassistant import loader
-from homeassistant.components.mqtt import client as mqtt_client
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import frame
 from homeassistant.setup import async_setup_component
@@ -86,6 +85,7 @@ from custom_components.qiot_enviro.const import (
 from custom_components.qiot_enviro.coordinator import EnviroCoordinator
 from custom_components.qiot_enviro.enviro.bus import DEFAULT_UART
 from tests.broker import Broker, _free_port
+from tests.fleet import async_setup_real_mqtt
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARD_ID = "bench-remote"
@@ -466,28 +466,7 @@ async def run(args: argparse.Namespace, folder: Path, broker: Broker) -> dict[st
         http = {"server_host": ["127.0.0.1"], "server_port": _free_port()}
         if not await async_setup_component(hass, "http", {"http": http}):
             raise RuntimeError("http did not set up")
-        mqtt_entry = MockConfigEntry(
-            domain="mqtt",
-            title="MQTT",
-            data={
-                "broker": broker.host,
-                "port": broker.port,
-                "username": "ha",
-                "password": broker.users["ha"],
-            },
-            version=2,
-            minor_version=1,
-        )
-        mqtt_entry.add_to_hass(hass)
-        if not await hass.config_entries.async_setup(mqtt_entry.entry_id):
-            raise RuntimeError("MQTT did not set up")
-        from homeassistant.components import mqtt  # noqa: PLC0415 - loaded by the setup
-
-        if not await mqtt.async_wait_for_mqtt_client(hass):
-            raise RuntimeError("MQTT did not connect")
-        if not isinstance(hass.data[mqtt.DATA_MQTT].client, mqtt_client.MQTT):
-            raise TypeError("not the real MQTT client")
-        await hass.async_block_till_done()
+        await async_setup_real_mqtt(hass, broker, "ha")
         quiet_busy, quiet_cpu = await quiet_rates(meter)
         local, read_cpu = await measure_local(hass, meter, args.cycles, args.cycle)
         remote, agent = await measure_remote(

@@ -58,10 +58,30 @@ The remote run's steps, each timed (tests/broker.py and tests/agent_venv.py do t
    retries every 10 s) and the agent reconnect; timed until every entity has a fresh
    number again (Mosquitto publishes the agent's last will as it shuts down, so the
    board is unavailable in between);
-10. stop Home Assistant (SIGTERM), the agent and the broker, by pid; print a summary
-    line with the measured times.
-The integration may log no ERROR during the remote run, and no WARNING other than
-"Board ... is unavailable" (steps 8 and 9; at least one).
+10. wait for the learned gas baseline (the default 30 samples): numeric ratios, and
+    ``.storage/qiot_enviro.<board id>.gas_baseline`` holding it;
+11. stop the broker for two minutes (by pid; started again on the same port): every
+    entity unavailable within Home Assistant's watchdog (3 cycles + 5 s; at once in
+    practice, Mosquitto publishes the agent's will as it shuts down) and for the whole
+    outage; after the broker's return, fresh numbers (the gas ratios numeric at once)
+    within the agent's longest reconnect backoff (60 s) and a cycle, by themselves; the
+    agent's state file goes on;
+12. restart the agent (SIGTERM) behind a lossy link (tests/netcut.py, a loopback proxy)
+    and cut that link for a minute: packets dropped, nothing closed. Unavailable within
+    the watchdog; the broker's last will (seen by the check's own MQTT client) after
+    1.5 keepalives (45 s, up to 52 s with Mosquitto 2.0's 6 s check), never at once;
+    back within the backoff and a cycle of the link's return;
+13. restart Home Assistant (a clean stop) while the agent publishes: the same entity ids
+    (registry and states), the ratios numeric in the first states (the stored baseline
+    used), and no discovery flow for the configured board although its announcement is
+    retained, also after the agent answered Home Assistant's birth;
+14. stop Home Assistant (SIGTERM), the agent and the broker, by pid; print a summary
+    line with the measured times (each promise beside its measurement).
+Each time is asserted as its promise plus 15 s for a busy machine. In each outage of
+steps 11 and 12 the integration logs the board unavailable once and back once, and no
+logger of Home Assistant or the agent repeats a warning or error (each cause once);
+the agent logs no error. The integration may log no ERROR during the remote run, and no
+WARNING other than "Board ... is unavailable" (at least one).
 
 Each run exits non-zero on its first failed step; the logs (Home Assistant's, and the
 agent's and the broker's for the remote run) stay in the artifacts folder (``remote/``).
@@ -78,7 +98,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -138,6 +157,8 @@ FAULT_OPTIONS = (
     "lcd_spi_error",
 )
 LEARN_SAMPLES = 6
+# What a remote board learns from (the option's default, not changed in the remote run).
+DEFAULT_LEARN_SAMPLES = 30
 # The integration's loggers (custom_components.qiot_enviro and its children).
 OUR_LOGGERS = (f"custom_components.{DOMAIN}", DOMAIN)
 PROBLEM_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL", "FATAL"})
@@ -153,10 +174,14 @@ class E2EError(Exception):
 
 
 def free_port() -> int:
-    """Return a TCP port that is free on the loopback interface now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port that is free on the loopback interface now.
+
+    Below the kernel's ephemeral range (tests/broker.py says why): Home Assistant starts
+    again on its port.
+    """
+    from tests.broker import _free_port  # noqa: PLC0415 - the repository's test helpers
+
+    return _free_port()
 
 
 # Home Assistant's log format: "%(asctime)s.%(msecs)03d %(levelname)s (%(threadName)s)
@@ -166,6 +191,11 @@ LOG_LINE = re.compile(
     r"\((?P<thread>.*?)\) \[(?P<logger>[^\]\s]+)\] (?P<message>.*)$"
 )
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# The agent's log format (agent/cli.py): "%(asctime)s %(levelname)s %(name)s: %(message)s".
+AGENT_LOG_LINE = re.compile(
+    r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)?) (?P<level>[A-Z]+) "
+    r"(?P<logger>[^\s:]+): (?P<message>.*)$"
+)
 
 
 @dataclass(slots=True)
@@ -199,12 +229,12 @@ class LogRecord:
         )
 
 
-def parse_log(text: str) -> list[LogRecord]:
-    """Split log text into records by Home Assistant's line format."""
+def parse_log(text: str, pattern: re.Pattern[str] = LOG_LINE) -> list[LogRecord]:
+    """Split log text into records by Home Assistant's line format (or another pattern)."""
     records: list[LogRecord] = []
     for raw in text.splitlines():
         line = ANSI_ESCAPE.sub("", raw).rstrip()
-        match = LOG_LINE.match(line)
+        match = pattern.match(line)
         if match is not None:
             records.append(LogRecord(match["level"], match["logger"], match["message"], line))
         elif records and line:
@@ -215,9 +245,10 @@ def parse_log(text: str) -> list[LogRecord]:
 class LogWatch:
     """Reads Home Assistant's log (our capture of its output) piece by piece."""
 
-    def __init__(self, path: Path) -> None:
-        """Start at the beginning of the log at path."""
+    def __init__(self, path: Path, pattern: re.Pattern[str] = LOG_LINE) -> None:
+        """Start at the beginning of the log at path (lines in pattern's format)."""
         self.path = path
+        self.pattern = pattern
         self.offset = 0
 
     def new_records(self) -> list[LogRecord]:
@@ -230,7 +261,7 @@ class LogWatch:
             return []
         end = data.rfind(b"\n") + 1  # a line still being written waits for the next call
         self.offset += end
-        return parse_log(data[:end].decode("utf-8", errors="replace"))
+        return parse_log(data[:end].decode("utf-8", errors="replace"), self.pattern)
 
 
 def problems_of(records: list[LogRecord]) -> list[LogRecord]:
@@ -924,7 +955,12 @@ async def _devtools_screenshot(port: int, steps: list[tuple[str, str]]) -> bytes
 # -- the remote run: a board on another Pi, its agent talking to Home Assistant over MQTT --
 
 REMOTE_BOARD = "e2e-remote-1"
-MQTT_USERS = {"homeassistant": "ha-mqtt-pw-123", "agent": "agent-mqtt-pw-456"}
+MQTT_USERS = {
+    "homeassistant": "ha-mqtt-pw-123",
+    "agent": "agent-mqtt-pw-456",
+    # The check's own client, which notes when the board's status messages arrive.
+    "observer": "observer-mqtt-pw-789",
+}
 # Seconds per agent cycle: Home Assistant calls a board silent after 3 cycles + 5 s.
 REMOTE_CYCLE = 2.0
 # A fast simulated PMS5003 (the agent's hidden test option): no 30 s warm-up.
@@ -933,18 +969,42 @@ FRAME_INTERVAL = 0.05
 # 1.5 keepalives (the agent's is 30 s); Home Assistant's MQTT client retries every 10 s.
 RECOVERY_TIMEOUT = 60.0
 UNAVAILABLE_LINE = re.compile(r"\bBoard \S+ is unavailable\b")
+BACK_LINE = re.compile(r"\bBoard \S+ is back\b")
+# What the agent logs when it answers Home Assistant's birth message (agent/runner.py).
+BIRTH_LINE = "Home Assistant came online; announcing again"
+# The times the user is promised (README, "What you see when the broker, the network or
+# Home Assistant fails"), each from its source: the agent's MQTT keepalive
+# (agent/runner.py), after 1.5 of which without a packet the broker publishes its last
+# will (MQTT 3.1.1, 3.1.2.10), and Mosquitto 2.0 looks at keepalives every 6 s
+# (src/keepalive.c, whole seconds); the reconnect backoff of the agent's paho client,
+# doubling from 1 s to at most 60 s (agent/runner.py); the agent's random delay before
+# it answers Home Assistant's birth (agent/settings.py). Home Assistant's watchdog
+# (remote.py) is read from the source.
+AGENT_KEEPALIVE = 30.0
+KEEPALIVE_CHECK = 7.0
+WILL_AFTER = 1.5 * AGENT_KEEPALIVE + KEEPALIVE_CHECK
+AGENT_MAX_BACKOFF = 60.0
+BIRTH_DELAY = 5.0
+# On top of each promised time: this check shares a small, busy machine.
+SLACK = 15.0
+# The outages: the broker down for two minutes, the agent's network gone for one.
+BROKER_OUTAGE = 120.0
+NETWORK_CUT = 60.0
 
 
 class AgentProcess:
     """``qiot-enviro-agent run`` from the agent's own distribution, in a clean venv."""
 
     def __init__(self, bin_dir: Path, broker_url: str, folder: Path, log_path: Path) -> None:
-        """Prepare the command; the state file lives in folder (a temporary one)."""
+        """Prepare the command; the state file lives in folder (a temporary one).
+
+        broker_url may be changed between runs (the next start uses it).
+        """
+        self.broker_url = broker_url
+        self.state_file = folder / "state.json"
         self.command = [
             str(bin_dir / "qiot-enviro-agent"),
             "run",
-            "--broker",
-            broker_url,
             "--simulated",
             "enviro_plus",
             "--board-id",
@@ -952,7 +1012,7 @@ class AgentProcess:
             "--cycle",
             f"{REMOTE_CYCLE:g}",
             "--state-file",
-            str(folder / "state.json"),
+            str(self.state_file),
             "--simulated-frame-interval",
             f"{FRAME_INTERVAL:g}",
         ]
@@ -963,7 +1023,7 @@ class AgentProcess:
         """Start the agent in its own session (its pid is the agent's)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command,
+                [*self.command, "--broker", self.broker_url],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -1224,10 +1284,426 @@ def remote_log_check(records: list[LogRecord]) -> int:
     return len(unavailable)
 
 
+def repeated(records: list[LogRecord]) -> list[LogRecord]:
+    """Return the WARNING-or-worse records whose cause was logged before among records.
+
+    A cause is the logger and the first line of the message, numbers aside.
+    """
+    seen: set[tuple[str, str]] = set()
+    again: list[LogRecord] = []
+    for record in records:
+        if not record.problem:
+            continue
+        key = (record.logger, re.sub(r"\d+", "#", record.message.partition("\n")[0]))
+        if key in seen:
+            again.append(record)
+        seen.add(key)
+    return again
+
+
+def episode_log(ha_records: list[LogRecord], agent_records: list[LogRecord], what: str) -> str:
+    """Check the logs of one outage: the truth told once, each cause logged once.
+
+    The integration logs the board unavailable once and back once, and no other warning;
+    no logger of Home Assistant or the agent repeats a warning or error, and the agent
+    logs no error (a lost broker is something it waits out). Returns what the agent
+    warned about, for the summary.
+    """
+    ours = problems_of(ha_records)
+    down = [r for r in ours if r.level == "WARNING" and UNAVAILABLE_LINE.search(r.message)]
+    back = [r for r in ha_records if r.ours and BACK_LINE.search(r.message.partition("\n")[0])]
+    if others := [r for r in ours if r not in down]:
+        raise E2EError(f"{what}: the integration also logged {describe(others)}")
+    if len(down) != 1 or len(back) != 1:
+        raise E2EError(
+            f"{what}: the integration logged {len(down)} 'unavailable' and {len(back)} 'back' "
+            f"line(s), want one each: {describe(down + back)}"
+        )
+    if again := repeated(ha_records + agent_records):
+        raise E2EError(f"{what}: logged more than once: {describe(again)}")
+    if errors := [r for r in agent_records if r.problem and r.level != "WARNING"]:
+        raise E2EError(f"{what}: the agent logged {describe(errors)}")
+    warned = [r.message.partition("\n")[0] for r in agent_records if r.problem]
+    return "; ".join(warned) or "nothing"
+
+
+class Episode:
+    """Home Assistant's and the agent's log lines written during one outage."""
+
+    def __init__(self, ha_log: Path, agent_log: Path) -> None:
+        """Start reading both logs at their ends."""
+        self.ha = LogWatch(ha_log)
+        self.agent = LogWatch(agent_log, AGENT_LOG_LINE)
+        self.ha.new_records()
+        self.agent.new_records()
+
+    def check(self, what: str) -> str:
+        """Check the lines written since the start (see episode_log); return its summary.
+
+        Home Assistant writes its log from a queue in a thread: the "back" line may
+        follow the fresh states by a moment.
+        """
+        ha_records: list[LogRecord] = []
+        agent_records: list[LogRecord] = []
+
+        def back_logged() -> bool:
+            ha_records.extend(self.ha.new_records())
+            return any(r.ours and BACK_LINE.search(r.message) for r in ha_records)
+
+        wait_until(f"the 'back' line in Home Assistant's log ({what})", back_logged, 15, 0.2)
+        agent_records.extend(self.agent.new_records())
+        return episode_log(ha_records, agent_records, what)
+
+
+class BoardWatch:
+    """The check's own MQTT client on the board's topics: when each message came.
+
+    paho from Home Assistant's venv; it subscribes to the board's announce and status
+    topics and records (monotonic time, kind, payload, retained) for each message.
+    """
+
+    def __init__(self, port: int, user: str, password: str) -> None:
+        """Prepare the client; start connects it."""
+        import paho.mqtt.client as mqtt  # noqa: PLC0415 - Home Assistant's dependency
+        from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
+
+        self.port = port
+        self.messages: list[tuple[float, str, bytes, bool]] = []
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="qiot-e2e-observer")
+        self.client.username_pw_set(user, password)
+        topics = [(f"qiot_enviro/{REMOTE_BOARD}/{kind}", 1) for kind in ("announce", "status")]
+        self.client.on_connect = lambda client, *_: client.subscribe(topics)
+        self.client.on_message = lambda _c, _u, message: self.messages.append(
+            (time.monotonic(), message.topic.rsplit("/", 1)[-1], message.payload, message.retain)
+        )
+
+    def start(self) -> None:
+        """Connect and start paho's network thread."""
+        self.client.connect("127.0.0.1", self.port, keepalive=60)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect and stop the thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def retained(self, kind: str) -> bool:
+        """Tell whether the broker holds a retained message of this kind (seen at subscribe)."""
+        return any(k == kind and r and p for _at, k, p, r in list(self.messages))
+
+    def first(self, kind: str, payload: bytes, since: float, *, retained: bool = False) -> float:
+        """Return when the first such message came after since (monotonic), else inf."""
+        return next(
+            (
+                at
+                for at, k, p, r in list(self.messages)
+                if at > since and k == kind and p == payload and r == retained
+            ),
+            float("inf"),
+        )
+
+
+def stays(what: str, check: Callable[[], bool], until: float, interval: float = 1.0) -> None:
+    """Fail unless check holds at every poll until the monotonic time until."""
+    while time.monotonic() < until:
+        if not check():
+            raise E2EError(f"{what} did not hold ({until - time.monotonic():.0f} s before the end)")
+        time.sleep(min(interval, max(0.0, until - time.monotonic())))
+
+
+def since(start: float) -> float:
+    """Return the seconds from the monotonic time start until now."""
+    return time.monotonic() - start
+
+
+def watchdog_time() -> float:
+    """Return how long Home Assistant waits for a state before the board is unavailable."""
+    from custom_components.qiot_enviro.remote import (  # noqa: PLC0415 - Home Assistant's venv
+        MISSED_CYCLES,
+        WATCHDOG_SLACK,
+    )
+
+    return MISSED_CYCLES * REMOTE_CYCLE + WATCHDOG_SLACK
+
+
+def back_fresh(ha: HomeAssistant, wanted: list[str], ratios: list[str], after: float) -> bool:
+    """Tell whether the board is back: every wanted entity fresh since after (POSIX).
+
+    The gas ratios must be numeric in those states: the learned baseline was kept.
+    """
+    if not fresh_numbers(ha, wanted, after):
+        return False
+    states = ha.states()
+    if not all(numeric(states.get(e)) for e in ratios):
+        shown = {e: states.get(e, {}).get("state") for e in ratios}
+        raise E2EError(f"the board is back but its gas ratios are {shown}: the baseline was lost")
+    return True
+
+
+def agent_state(agent: AgentProcess) -> dict[str, Any]:
+    """Return the agent's state file, failing if it is missing or broken."""
+    try:
+        data = json.loads(agent.state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise E2EError(f"the agent's state file {agent.state_file}: {err}") from err
+    if not isinstance(data, dict):
+        raise E2EError(f"the agent's state file holds {data!r}")
+    return data
+
+
+def state_kept(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Fail unless the agent's state file went on from before: nothing reset, nothing lost."""
+    lost = sorted(set(before) - set(after))
+    counted_back = [
+        key
+        for key in ("seq", "fan_seconds")
+        if isinstance(before.get(key), int | float) and after.get(key, 0) < before[key]
+    ]
+    if lost or counted_back:
+        raise E2EError(f"the agent's state went from {before} to {after}")
+
+
+@dataclass(slots=True)
+class RemoteBoard:
+    """What the remote scenarios need: Home Assistant, the board's entities, the agent."""
+
+    ha: HomeAssistant
+    entry_id: str
+    wanted: list[str]
+    ratios: list[str]
+    agent: AgentProcess
+    agent_log: Path
+    notes: list[str]
+
+    def unavailable(self) -> bool:
+        """Tell whether every entity of the board is unavailable."""
+        return all_unavailable(self.ha, [*self.wanted, *self.ratios])
+
+    def note(self, text: str) -> None:
+        """Keep a measured time for the summary and print it now."""
+        self.notes.append(text)
+        print(f"e2e remote: {text}", flush=True)
+
+    def episode(self) -> Episode:
+        """Start reading the logs of an outage."""
+        return Episode(self.ha.log_path, self.agent_log)
+
+
+def broker_outage(board: RemoteBoard, broker: Any) -> None:
+    """Stop the broker for two minutes: unavailable in time, back in time by itself.
+
+    Promised: unavailable within Home Assistant's watchdog (3 cycles + 5 s) of the stop
+    and for the whole outage; back (fresh numbers, the gas ratios numeric at once) within
+    the agent's longest reconnect backoff (60 s) and a cycle of the broker's return.
+    Home Assistant's MQTT client retries every 10 s meanwhile. The agent's state file
+    goes on; each cause is logged once.
+    """
+    gone_within = watchdog_time() + SLACK
+    back_within = AGENT_MAX_BACKOFF + REMOTE_CYCLE + SLACK
+    state_before = agent_state(board.agent)
+    episode = board.episode()
+    stopped = time.monotonic()
+    broker.stop()
+    wait_until(
+        f"the board unavailable after the broker stopped (promised within {gone_within:.0f} s)",
+        board.unavailable,
+        gone_within - since(stopped),
+        interval=0.1,
+    )
+    gone = since(stopped)
+    stays(
+        "the board unavailable while the broker is down", board.unavailable, stopped + BROKER_OUTAGE
+    )
+    returned_at = time.time()
+    returned = time.monotonic()
+    broker.start()
+    wait_until(
+        f"fresh numbers after the broker's return (promised within {back_within:.0f} s)",
+        lambda: back_fresh(board.ha, board.wanted, board.ratios, returned_at),
+        back_within,
+        interval=0.2,
+    )
+    back = since(returned)
+    state_kept(state_before, agent_state(board.agent))
+    warned = episode.check("broker down")
+    board.note(
+        f"broker down {BROKER_OUTAGE:.0f}s: unavailable after {gone:.1f}s (promised "
+        f"{gone_within - SLACK:.0f}s), fresh {back:.1f}s after its return (promised "
+        f"{back_within - SLACK:.0f}s); the agent warned: {warned}"
+    )
+
+
+def behind_lossy_link(board: RemoteBoard, link: Any) -> None:
+    """Restart the agent (SIGTERM) with the lossy link's address as its broker's."""
+    board.agent.stop()
+    board.agent.broker_url = re.sub(r":\d+$", f":{link.port}", board.agent.broker_url)
+    started_at = time.time()
+    board.agent.start()
+    wait_until(
+        "fresh numbers from the agent behind the lossy link",
+        lambda: fresh_numbers(board.ha, board.wanted, started_at),
+        RECOVERY_TIMEOUT,
+        interval=0.2,
+    )
+
+
+def network_cut(board: RemoteBoard, link: Any, watch: BoardWatch) -> None:
+    """Drop every packet between the agent and the broker for a minute.
+
+    Promised: unavailable within Home Assistant's watchdog (3 cycles + 5 s) and for the
+    whole cut; the broker publishes the agent's last will after 1.5 keepalives (45 s;
+    up to 52 s with Mosquitto 2.0's check interval), not at once (nothing was closed);
+    back within the agent's longest reconnect backoff (60 s) and a cycle of the
+    network's return. Each cause is logged once.
+    """
+    gone_within = watchdog_time() + SLACK
+    will_within = WILL_AFTER + SLACK
+    back_within = AGENT_MAX_BACKOFF + REMOTE_CYCLE + SLACK
+    offline = b"offline"
+    episode = board.episode()
+    cut = time.monotonic()
+    link.cut()
+    wait_until(
+        f"the board unavailable after the network cut (promised within {gone_within:.0f} s)",
+        board.unavailable,
+        gone_within,
+        interval=0.1,
+    )
+    gone = since(cut)
+    wait_until(
+        f"the agent's last will from the broker (promised within {will_within:.0f} s)",
+        lambda: watch.first("status", offline, cut) < float("inf"),
+        will_within - since(cut),
+        interval=0.1,
+    )
+    will = watch.first("status", offline, cut) - cut
+    if will < AGENT_KEEPALIVE:
+        raise E2EError(f"the last will came {will:.1f} s after the cut: a close, not a loss")
+    stays("the board unavailable while its network is cut", board.unavailable, cut + NETWORK_CUT)
+    restored_at = time.time()
+    restored = time.monotonic()
+    link.restore()
+    wait_until(
+        f"fresh numbers after the network's return (promised within {back_within:.0f} s)",
+        lambda: back_fresh(board.ha, board.wanted, board.ratios, restored_at),
+        back_within,
+        interval=0.2,
+    )
+    back = since(restored)
+    online = watch.first("status", b"online", restored) - restored
+    warned = episode.check("network cut")
+    board.note(
+        f"network cut {NETWORK_CUT:.0f}s: unavailable after {gone:.1f}s (promised "
+        f"{gone_within - SLACK:.0f}s), last will after {will:.1f}s (promised "
+        f"{will_within - SLACK:.0f}s), online {online:.1f}s and fresh {back:.1f}s after "
+        f"its return (promised {back_within - SLACK:.0f}s); the agent warned: {warned}"
+    )
+
+
+def remote_baseline(board: RemoteBoard) -> None:
+    """Wait for the learned gas baseline: numeric ratios, and its store holding it."""
+    store = board.ha.config_dir / ".storage" / f"{DOMAIN}.{REMOTE_BOARD}.gas_baseline"
+    wait_until(
+        "numeric gas ratios (a learned baseline)",
+        lambda: all_numeric(board.ha, board.ratios),
+        (DEFAULT_LEARN_SAMPLES + 10) * REMOTE_CYCLE + SLACK,
+    )
+    wait_until(f"the learned gas baseline in {store}", lambda: stored_r0(store), 30, 0.2)
+
+
+def registered_ids(ha: HomeAssistant, entry_id: str) -> dict[str, str]:
+    """Return the entry's entity ids by unique id (the entity registry)."""
+    return {
+        e["unique_id"]: e["entity_id"]
+        for e in ws_command(ha, {"type": "config/entity_registry/list"})
+        if e.get("config_entry_id") == entry_id
+    }
+
+
+def discovery_flows(ha: HomeAssistant) -> list[dict[str, Any]]:
+    """Return the integration's config flows in progress (the frontend's "Discovered")."""
+    return [
+        flow
+        for flow in ws_command(ha, {"type": "config_entries/flow/progress"})
+        if flow.get("handler") == DOMAIN
+    ]
+
+
+def ha_restart(board: RemoteBoard, watch: BoardWatch) -> None:
+    """Restart Home Assistant (a clean stop) while the agent keeps publishing.
+
+    The same entity ids (registry and states); the stored gas baseline kept and used
+    (the ratios numeric in the first states); no discovery flow for the configured board
+    although its announcement is retained, also after the agent answered Home
+    Assistant's birth. Measured: from the start of the process to every entity fresh.
+    """
+    ha = board.ha
+    entities = [*board.wanted, *board.ratios]
+    ids = registered_ids(ha, board.entry_id)
+    states_before = set(ha.states())
+    store = ha.config_dir / ".storage" / f"{DOMAIN}.{REMOTE_BOARD}.gas_baseline"
+    if not stored_r0(store):
+        raise E2EError(f"no learned gas baseline in {store} before the restart")
+    births = board.agent_log.read_text(encoding="utf-8").count(BIRTH_LINE)
+    ha.stop()
+    started = time.monotonic()
+    ha.start()
+    ha.wait_for_port()
+    ha.login()
+    ha.wait_running()
+    running = since(started)
+    first: dict[str, dict[str, Any]] = {}
+
+    def live() -> bool:
+        states = ha.states()
+        # Until the entry has added them they are missing, or restored as unavailable.
+        if all(states.get(e, {}).get("state", "unavailable") != "unavailable" for e in entities):
+            first.update(states)
+            return True
+        return False
+
+    wait_until("the board's entities after the restart", live, RECOVERY_TIMEOUT, interval=0.2)
+    available = since(started)
+    if not all(numeric(first.get(e)) for e in entities):
+        shown = {e: first.get(e, {}).get("state") for e in entities if not numeric(first.get(e))}
+        raise E2EError(f"in the first states after the restart: {shown} (baseline not restored?)")
+    if (after := registered_ids(ha, board.entry_id)) != ids:
+        changed = sorted(set(after.items()) ^ set(ids.items()))
+        raise E2EError(f"the entity registry changed over the restart: {changed}")
+    wait_until("the same states after the restart", lambda: set(ha.states()) >= states_before, 30)
+    if extra := set(ha.states()) - states_before:
+        raise E2EError(f"new entity ids after the restart: {sorted(extra)}")
+    if not stored_r0(store):
+        raise E2EError(f"the gas baseline store {store} lost its baseline over the restart")
+    if not watch.retained("announce"):
+        raise E2EError(
+            "the board's announcement is not retained: discovery was not put to the test"
+        )
+
+    def answered_birth() -> bool:
+        return board.agent_log.read_text(encoding="utf-8").count(BIRTH_LINE) > births
+
+    wait_until(
+        "the agent's answer to Home Assistant's birth", answered_birth, BIRTH_DELAY + SLACK, 0.2
+    )
+    stays(
+        "no discovery flow for the configured board",
+        lambda: not discovery_flows(ha),
+        time.monotonic() + 3.0,
+        interval=0.5,
+    )
+    board.note(
+        f"Home Assistant restarted (clean stop): running after {running:.1f}s, every entity "
+        f"numeric (the gas ratios from the stored baseline) after {available:.1f}s, same "
+        f"{len(ids)} entity ids, no discovery flow"
+    )
+
+
 def remote_main(artifacts: Path, keep: bool) -> bool:
     """Run the remote board's steps against a fresh Home Assistant; print a summary."""
     from tests.agent_venv import agent_venv  # noqa: PLC0415 - the repository's test helpers
     from tests.broker import Broker  # noqa: PLC0415
+    from tests.netcut import LossyLink  # noqa: PLC0415
 
     artifacts.mkdir(parents=True, exist_ok=True)
     total_start = time.monotonic()
@@ -1243,6 +1719,8 @@ def remote_main(artifacts: Path, keep: bool) -> bool:
     log = LogWatch(log_path)
     broker: Any = None
     agent: AgentProcess | None = None
+    link: LossyLink | None = None
+    watch: BoardWatch | None = None
     ok = False
 
     def note(text: str) -> None:
@@ -1321,6 +1799,26 @@ def remote_main(artifacts: Path, keep: bool) -> bool:
             ),
         )
         note(f"broker restarted: fresh numbers after {recovered:.2f}s")
+        board = RemoteBoard(
+            ha,
+            entry["entry_id"],
+            wanted,
+            [f"sensor.{ha.device}_{name}" for name in RATIO_SENSORS],
+            agent,
+            artifacts / "agent.log",
+            notes,
+        )
+        step("learn and store the gas baseline", timings, lambda: remote_baseline(board))
+        step(f"broker down {BROKER_OUTAGE:.0f}s", timings, lambda: broker_outage(board, broker))
+        link = LossyLink(broker.port)
+        step("start a lossy link to the broker", timings, link.start)
+        step(
+            "restart the agent behind a lossy link", timings, lambda: behind_lossy_link(board, link)
+        )
+        watch = BoardWatch(broker.port, "observer", MQTT_USERS["observer"])
+        step("watch the board's status", timings, watch.start)
+        step(f"network cut {NETWORK_CUT:.0f}s", timings, lambda: network_cut(board, link, watch))
+        step("restart Home Assistant", timings, lambda: ha_restart(board, watch))
         ok = True
     except E2EError as err:
         print(f"e2e remote: FAILED: {err} (logs: {artifacts})", flush=True)
@@ -1329,6 +1827,10 @@ def remote_main(artifacts: Path, keep: bool) -> bool:
         step("stop Home Assistant", timings, ha.stop)
         if agent is not None:
             step("stop the agent", timings, agent.stop)
+        if watch is not None:
+            watch.stop()
+        if link is not None:
+            link.close()
         if broker is not None:
             (artifacts / "mosquitto.log").write_text(broker.log(), encoding="utf-8")
             step("stop Mosquitto", timings, broker.close)

@@ -11,6 +11,7 @@ board side involved: any test (or a plain script) can use it.
 import ipaddress
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -46,7 +47,33 @@ def _find(program: str) -> str:
     return found
 
 
+# Ports for servers that restart on their port are taken below the kernel's ephemeral
+# range (its start is read from here; 32768 on Linux by default): a port in that range
+# may, while its server is down, become the local end of any outgoing connection on the
+# machine, even of a client's retry to that very port (a TCP self-connect), and the
+# restart then fails with "Address already in use".
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 20000
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text(encoding="ascii").split()[0])
+    except OSError, ValueError, IndexError:
+        return 32768
+
+
 def _free_port() -> int:
+    """Return a loopback port free now, below the ephemeral range where possible."""
+    highest = _ephemeral_start() - 1
+    for _ in range(50 if highest > _LOWEST_PORT else 0):
+        port = random.randint(_LOWEST_PORT, highest)
+        with socket.socket() as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])

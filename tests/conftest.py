@@ -64,6 +64,7 @@ PINNED: dict[str, float] = {
     "pm2_5": 12,
     "pm10": 20,
     "cpu_temperature": 45.0,
+    "noise": 42.0,
 }
 SIM_IDENTITY = {
     BOARD_SIMULATED: "sim-0000000000000001",
@@ -108,7 +109,7 @@ def fast_simulated_board(
         patch.object(coordinator_module, "create_simulated", build),
         patch.dict(
             coordinator_module.SIMULATED_BOARD_OPTIONS,
-            {"particulate_warmup": 0.0, "particulate_stale_after": 0.3},
+            {"particulate_warmup": 0.0, "particulate_stale_after": 0.3, "noise_settle": 0.1},
         ),
     ):
         yield

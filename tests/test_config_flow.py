@@ -20,6 +20,7 @@ from custom_components.qiot_enviro.const import (
     CONF_GAS_LEARN_SAMPLES,
     CONF_IDLE_SCREEN,
     CONF_LEGACY_NOTIFY_NAME,
+    CONF_NOISE_OFFSET,
     CONF_PARTICULATE_SAMPLING,
     CONF_PM25_CORRECTION,
     CONF_STARTUP_MESSAGE,
@@ -80,7 +81,7 @@ async def test_hardware_found_goes_to_confirm(hass: HomeAssistant, hardware: Emu
     assert result["step_id"] == "confirm"
     assert result["description_placeholders"] == {
         "model": "Enviro+",
-        "sensors": "BME280 (°C, %, hPa), MICS6814 (Ω), LTR559 (lx), PMS5003 (µg/m³)",
+        "sensors": "BME280 (°C, %, hPa), MICS6814 (Ω), LTR559 (lx), MEMS microphone (dB(A)), PMS5003 (µg/m³)",
         "display": "ST7735 160x80",
         "path": "/dev/ttyAMA0",
         "detail": "",
@@ -213,6 +214,7 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
         CONF_GAS_BASELINE_TRACKING: False,
         CONF_GAS_LEARN_SAMPLES: 12,
         CONF_PM25_CORRECTION: True,
+        CONF_NOISE_OFFSET: -2.5,
         CONF_PARTICULATE_SAMPLING: "5",
         CONF_IDLE_SCREEN: "clock",
         CONF_STARTUP_MESSAGE: False,
@@ -224,6 +226,7 @@ async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEnt
     assert init_integration.options == options
     coordinator = init_integration.runtime_data
     assert coordinator.compensation is False
+    assert coordinator.noise_offset == -2.5
     assert coordinator.factor == 3.0
     assert coordinator.pm25_correction is True
     # The PMS5003 now sleeps between samples, one every 5 minutes.

@@ -19,7 +19,7 @@ from custom_components.qiot_enviro.enviro.models import BusDevice
 
 from .conftest import async_next_cycle
 
-NOTHING_OPEN = {"i2c": 0, "gpio_chip": 0, "gpio_lines": 0, "serial": 0, "spi": 0}
+NOTHING_OPEN = {"i2c": 0, "gpio_chip": 0, "gpio_lines": 0, "serial": 0, "spi": 0, "audio": 0}
 
 
 async def test_load_unload_releases_hardware(

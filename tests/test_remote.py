@@ -633,6 +633,42 @@ async def test_preview_and_tap(hass: HomeAssistant, remote: MockConfigEntry, age
     assert hass.states.get(event).state not in (STATE_UNAVAILABLE, "unknown")
 
 
+async def test_lcd_readings_go_to_the_agent_once_a_minute(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    remote: MockConfigEntry,
+    mqtt_mock: MqttMockHAClient,
+    agent: Agent,
+) -> None:
+    """A new temperature every cycle reaches the board's LCD at most once a minute."""
+    await hass.async_block_till_done()
+    sent = len(_published(mqtt_mock, wire.CMD_READINGS))
+    assert sent >= 1
+    assert agent.snapshot.climate is not None
+    climate = agent.snapshot.climate.value
+
+    def state_at(temperature: float) -> None:
+        reading = replace(climate, temperature=temperature)
+        snapshot = replace(agent.snapshot, climate=replace(agent.snapshot.climate, value=reading))
+        agent.state(snapshot)
+
+    for step in range(5):  # five cycles within the minute, each a degree warmer
+        freezer.tick(CYCLE)
+        state_at(30.0 + step)
+        await hass.async_block_till_done()
+    assert len(_published(mqtt_mock, wire.CMD_READINGS)) == sent
+    freezer.tick(timedelta(seconds=15))
+    state_at(40.0)
+    await hass.async_block_till_done()
+    readings = _published(mqtt_mock, wire.CMD_READINGS)
+    assert len(readings) == sent + 1
+    latest = wire.decode_command(wire.CMD_READINGS, readings[-1])
+    assert isinstance(latest, wire.DisplayReadings)
+    shown = hass.states.get(_temperature_id(hass, remote))
+    assert shown is not None
+    assert latest.temperature == pytest.approx(float(shown.state), abs=0.05)
+
+
 async def test_message_to_an_offline_board_is_refused(
     hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
 ) -> None:

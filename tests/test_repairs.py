@@ -62,6 +62,72 @@ async def test_missing_spi_raises_repair_until_it_appears(
     assert mock_config_entry.runtime_data.simulator is not simulator
 
 
+async def test_microphone_missing_or_busy_raises_repair_and_no_noise_sensors(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+    on_new_board: list[Callable[[EmulatedBoard], None]],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """No capture device: a repair says what to enable, and no noise sensor is made.
+
+    Busy (another program records): the other repair; freeing it brings noise back.
+    """
+    on_new_board.append(lambda board: board.faults.missing_device(BusDevice.AUDIO))
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert issues(issue_registry, mock_config_entry) == {"audio_missing"}
+    assert hass.states.get("sensor.enviro_simulated_noise_level") is None
+    assert hass.states.get("sensor.enviro_simulated_temperature") is not None
+    issue = issue_registry.async_get_issue(DOMAIN, f"{mock_config_entry.entry_id}_audio_missing")
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "path": "hw:CARD=adau7002,DEV=0",
+        "detail": "hw:CARD=adau7002,DEV=0: not_present (simulated)",
+    }
+
+    simulator = mock_config_entry.runtime_data.simulator
+    assert simulator is not None
+    simulator.faults.clear()
+    simulator.faults.busy_device(BusDevice.AUDIO)
+    for _ in range(PROBE_EVERY):
+        await async_next_cycle(hass, freezer)
+    assert issues(issue_registry, mock_config_entry) == {"audio_inaccessible"}
+
+    on_new_board.clear()
+    simulator.faults.clear()
+    for _ in range(PROBE_EVERY):
+        await async_next_cycle(hass, freezer)
+    assert issues(issue_registry, mock_config_entry) == set()
+    # The microphone appeared: the entry reloads and the noise sensors exist.
+    assert mock_config_entry.runtime_data.simulator is not simulator
+    assert hass.states.get("sensor.enviro_simulated_noise_level") is not None
+
+
+async def test_microphone_in_use_by_the_board_is_not_reported_busy(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The periodic probe finds the microphone held by our own capture: that is no repair.
+
+    An ALSA hw device has one reader, so a probe opening it while the board captures
+    gets "busy"; the board knows it is the reader.
+    """
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    simulator = mock_config_entry.runtime_data.simulator
+    assert simulator is not None
+    assert simulator.microphone.open_streams == 1
+    for _ in range(PROBE_EVERY):
+        await async_next_cycle(hass, freezer)
+    assert issues(issue_registry, mock_config_entry) == set()
+    assert mock_config_entry.runtime_data.simulator is simulator  # no reload either
+
+
 async def test_inaccessible_uart_and_serial_console(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,

@@ -1,5 +1,6 @@
 """Tests for the sensor entities: what exists, what it shows, and availability."""
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.qiot_enviro.const import (
     BOARD_SIMULATED,
     BOARD_SIMULATED_ENVIRO,
+    CONF_NOISE_OFFSET,
     CONF_PM25_CORRECTION,
 )
 from custom_components.qiot_enviro.sensor import MICROGRAMS_PER_CUBIC_METER
@@ -144,6 +146,31 @@ async def test_corrected_pm25_option(
     aqi = hass.states.get("sensor.enviro_simulated_air_quality_index")
     assert aqi is not None
     assert aqi.attributes["pm2_5_input"] == "corrected"
+
+
+async def test_noise_levels_follow_the_room_and_the_calibration(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """The room's 42 dB(A) reads as LAeq, LAFmax at or above it; the offset adds to both."""
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(mock_config_entry, options={CONF_NOISE_OFFSET: 3.5})
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    level = hass.states.get("sensor.enviro_simulated_noise_level")
+    assert level is not None
+    # The microphone settles first (its start-up thump): unknown, not unavailable.
+    assert level.state == "unknown"
+    # The emulated microphone delivers audio in real time: let some accumulate.
+    await asyncio.sleep(0.5)
+    await mock_config_entry.runtime_data.async_refresh()
+    level = hass.states.get("sensor.enviro_simulated_noise_level")
+    peak = hass.states.get("sensor.enviro_simulated_maximum_noise_level")
+    assert level is not None
+    assert peak is not None
+    assert float(level.state) == pytest.approx(PINNED["noise"] + 3.5, abs=0.5)
+    assert float(level.state) <= float(peak.state) <= float(level.state) + 6.0
+    assert level.attributes["unit_of_measurement"] == "dBA"
+    assert level.attributes["device_class"] == "sound_pressure"
 
 
 FAULT_SELECT = "select.enviro_simulated_simulated_fault"

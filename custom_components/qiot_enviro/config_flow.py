@@ -35,6 +35,7 @@ from .const import (
     CONF_GAS_LEARN_SAMPLES,
     CONF_IDLE_SCREEN,
     CONF_LEGACY_NOTIFY_NAME,
+    CONF_NOISE_OFFSET,
     CONF_PARTICULATE_SAMPLING,
     CONF_PM25_CORRECTION,
     CONF_STARTUP_MESSAGE,
@@ -46,6 +47,7 @@ from .const import (
     DEFAULT_GAS_BASELINE_TRACKING,
     DEFAULT_GAS_LEARN_SAMPLES,
     DEFAULT_IDLE_SCREEN,
+    DEFAULT_NOISE_OFFSET,
     DEFAULT_PARTICULATE_SAMPLING,
     DEFAULT_PM25_CORRECTION,
     DEFAULT_STARTUP_MESSAGE,
@@ -54,6 +56,7 @@ from .const import (
     DOMAIN,
     IDLE_SCREENS,
     LOGGER,
+    NOISE_OFFSET_LIMIT,
     SAMPLING_OPTIONS,
     SIMULATED_BOARDS,
 )
@@ -78,6 +81,7 @@ _GROUP_CHIPS = {
     "light": "LTR559 (lx)",
     "gas": "MICS6814 (Ω)",
     "particulates": "PMS5003 (µg/m³)",
+    "noise": "MEMS microphone (dB(A))",
 }
 
 
@@ -437,6 +441,18 @@ class QiotEnviroOptionsFlow(OptionsFlowWithReload):
                     CONF_PM25_CORRECTION,
                     default=options.get(CONF_PM25_CORRECTION, DEFAULT_PM25_CORRECTION),
                 ): BooleanSelector(),
+                vol.Required(
+                    CONF_NOISE_OFFSET,
+                    default=options.get(CONF_NOISE_OFFSET, DEFAULT_NOISE_OFFSET),
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=-NOISE_OFFSET_LIMIT,
+                        max=NOISE_OFFSET_LIMIT,
+                        step=0.1,
+                        unit_of_measurement="dB",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                ),
                 vol.Required(
                     CONF_PARTICULATE_SAMPLING,
                     default=options.get(CONF_PARTICULATE_SAMPLING, DEFAULT_PARTICULATE_SAMPLING),

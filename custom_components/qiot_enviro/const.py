@@ -43,6 +43,11 @@ DEFAULT_CPU_AVERAGE_SAMPLES: Final = 5
 DEFAULT_GAS_BASELINE_TRACKING: Final = True
 DEFAULT_GAS_LEARN_SAMPLES: Final = 30
 DEFAULT_PM25_CORRECTION: Final = False
+# Noise: dB added to the levels computed from the microphone's datasheet sensitivity, to
+# match a reference sound level meter (the microphone's tolerance is a few dB).
+CONF_NOISE_OFFSET: Final = "noise_offset"
+DEFAULT_NOISE_OFFSET: Final = 0.0
+NOISE_OFFSET_LIMIT: Final = 20.0
 
 # Particulate data older than this raises a repair issue.
 PARTICULATES_STALE_AFTER: Final = timedelta(minutes=5)

@@ -21,6 +21,7 @@ from .const import (
     CONF_CPU_AVERAGE_SAMPLES,
     CONF_GAS_BASELINE_TRACKING,
     CONF_GAS_LEARN_SAMPLES,
+    CONF_NOISE_OFFSET,
     CONF_PARTICULATE_SAMPLING,
     CONF_PM25_CORRECTION,
     CONF_TEMPERATURE_COMPENSATION,
@@ -29,6 +30,7 @@ from .const import (
     DEFAULT_CPU_AVERAGE_SAMPLES,
     DEFAULT_GAS_BASELINE_TRACKING,
     DEFAULT_GAS_LEARN_SAMPLES,
+    DEFAULT_NOISE_OFFSET,
     DEFAULT_PARTICULATE_SAMPLING,
     DEFAULT_PM25_CORRECTION,
     DEFAULT_TEMPERATURE_COMPENSATION,
@@ -112,6 +114,9 @@ class QiotEnviroData:
     pm2_5_corrected: float | None = None
     # The PMS5003 fan's total running time (None without the particulate sensor).
     fan_hours: float | None = None
+    # The cycle's A-weighted equivalent and maximum Fast levels in dB(A), calibrated.
+    noise_level: float | None = None
+    noise_max: float | None = None
 
     def group(self, group: SensorGroup) -> GroupResult[Any] | None:
         """Return one sensor group's result, None if the board lacks it."""
@@ -225,6 +230,7 @@ class EnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         self._baseline_dirty = False
         self._save_scheduled = False
         self.pm25_correction = bool(options.get(CONF_PM25_CORRECTION, DEFAULT_PM25_CORRECTION))
+        self.noise_offset = float(options.get(CONF_NOISE_OFFSET, DEFAULT_NOISE_OFFSET))
         self.history = HourlyHistory()
         self._history_store: Store[dict[str, Any]] = history_store(hass, entry)
         # Same discipline as the baseline: nothing is written before the stored history
@@ -316,6 +322,10 @@ class EnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
         elif self.history.close(now):
             self._history_changed()
         aqi = self._nowcast_index(now)
+        noise_level = noise_max = None
+        if snapshot.noise is not None and (noise := snapshot.noise.value) is not None:
+            noise_level = round(noise.laeq + self.noise_offset, 1)
+            noise_max = round(noise.lafmax + self.noise_offset, 1)
         return QiotEnviroData(
             snapshot=snapshot,
             temperature=temperature,
@@ -328,6 +338,8 @@ class EnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
             pm2_5_input=PM25Input.CORRECTED if self.pm25_correction else PM25Input.RAW,
             instant_pm2_5_index=instant,
             pm2_5_corrected=corrected,
+            noise_level=noise_level,
+            noise_max=noise_max,
         )
 
     def _nowcast_index(self, now: datetime) -> int | None:
@@ -669,9 +681,8 @@ class QiotEnviroCoordinator(EnviroCoordinator):
         snapshot = self.board.read()
         if not probe:
             return snapshot, None, None
-        provider = self.board.provider
         uart = self.board.uart_path
-        return snapshot, provider.probe(uart), provider.serial_console_on(uart)
+        return snapshot, self.board.probe(), self.board.provider.serial_console_on(uart)
 
     def _apply_probes(self, probes: list[DeviceProbe], console: bool | None) -> None:
         """Refresh the repairs; reload when a missing bus device has appeared."""

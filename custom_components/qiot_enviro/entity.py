@@ -2,6 +2,7 @@
 
 from typing import override
 
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -36,6 +37,8 @@ class QiotEnviroEntity(CoordinatorEntity[EnviroCoordinator]):
     """An entity of the board's device."""
 
     _attr_has_entity_name = True
+    # What the last coordinator-driven write showed (see _state_signature).
+    _written: tuple[object, ...] | None = None
 
     def __init__(self, coordinator: EnviroCoordinator, description: EntityDescription) -> None:
         """Attach the entity to the board's device with a stable unique id."""
@@ -45,6 +48,29 @@ class QiotEnviroEntity(CoordinatorEntity[EnviroCoordinator]):
         assert detection is not None
         self._attr_unique_id = f"{detection.identity}_{description.key}"
         self._attr_device_info = device_info(coordinator)
+
+    def _state_signature(self) -> tuple[object, ...]:
+        """Return what a board update can change in this entity's state.
+
+        Here only the availability: the LCD's entities, the button and the tap event
+        write their own state when their part changes.
+        """
+        return (self.available,)
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when a board update changed it.
+
+        Home Assistant builds a whole state (unit, precision, attributes) on every write
+        before its state machine finds it equal; most of a board's entities stay as they
+        were from one cycle to the next (MQTT entities skip such writes too).
+        """
+        signature = self._state_signature()
+        if signature == self._written:
+            return
+        self._written = signature
+        self.async_write_ha_state()
 
 
 class QiotEnviroLcdEntity(QiotEnviroEntity):

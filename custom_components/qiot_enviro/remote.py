@@ -15,6 +15,7 @@ read, so entities, options, the gas baseline and repairs work the same.
 """
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -67,8 +68,17 @@ MAX_WARNED_CAUSES = 20
 # the idle screens' own refreshes reach the image entity at most every 5 minutes.
 URGENT_WINDOW = 10.0
 PREVIEW_IDLE_INTERVAL = timedelta(minutes=5)
+# Changed values for the LCD's idle readings pages go to the agent at most this often
+# (a command per board and cycle was a fifth of Home Assistant's time for a fleet).
+READINGS_INTERVAL = timedelta(minutes=1)
 # After a backlight command, states read before the agent applied it are not followed.
 BACKLIGHT_SETTLE = 3.0
+# Agent instances (schema 1.2) whose announcement is kept: the current one, a restarted
+# one, another agent under the same board id, and what other clients claim.
+MAX_INSTANCES = 8
+# A restarted agent with other sensors or display gets its entities rebuilt (a reload)
+# once it has reported for this long without the previous instance coming back.
+RESTART_CONFIRM = 5.0
 
 
 def mqtt_module(hass: HomeAssistant) -> ModuleType | None:
@@ -148,15 +158,24 @@ class RemoteCoordinator(EnviroCoordinator):
         self._has_state = asyncio.Event()
         self._pending_state: bytes | None = None
         self._latest: QiotEnviroData | None = None
-        # (seq, read time) of the last state used; a restarted agent may count again.
-        self._last_state: tuple[int, datetime] | None = None
+        # (instance, seq, read time) of the last state used; a restarted agent may count again.
+        self._last_state: tuple[str, int, datetime] | None = None
         self._restart_seen = False
+        self._last_state_at = 0.0
+        # Each agent instance's announcement (schema 1.2; "" for older agents), and when
+        # each last sent a valid state: two that take turns are two agents with one id.
+        self._announcements: dict[str, wire.Announcement] = {}
+        self._seen: dict[str, float] = {}
+        self._last_instance: str | None = None
+        self.duplicate: tuple[wire.Announcement, wire.Announcement] | None = None
+        self._restart_timer: CALLBACK_TYPE | None = None
         self._setup_done = False
         self._unsubscribe: CALLBACK_TYPE | None = None
         self._watchdog: CALLBACK_TYPE | None = None
         self._warned: set[str] = set()
         self._schema_issue = False
         self._readings_sent: wire.DisplayReadings | None = None
+        self._readings_sent_at: datetime | None = None
 
     # -- setup -----------------------------------------------------------------------
 
@@ -249,6 +268,7 @@ class RemoteCoordinator(EnviroCoordinator):
             self._unsubscribe()
             self._unsubscribe = None
         self._cancel_watchdog()
+        self._cancel_restart()
 
     # -- what the board says ---------------------------------------------------------
 
@@ -290,17 +310,31 @@ class RemoteCoordinator(EnviroCoordinator):
         if announcement.board_id != self.board_id:
             raise wire.WireError("announcement: board_id differs from its topic")
         self._valid_message()
+        self._announcements.pop(announcement.instance, None)
+        self._announcements[announcement.instance] = announcement
+        current = self.announcement
+        if len(self._announcements) > MAX_INSTANCES:
+            oldest = next(
+                key for key in self._announcements if current is None or key != current.instance
+            )
+            del self._announcements[oldest]
+        # Another instance's announcement is followed once its states come: a restarted
+        # agent's at once; one that sends none (another client's) changes nothing.
+        if current is None or announcement.instance == current.instance:
+            self._adopt(announcement)
+        if self._pending_state is not None:
+            pending, self._pending_state = self._pending_state, None
+            try:
+                self._on_state(pending)
+            except wire.WireError as err:
+                self._drop(wire.STATE, err)
+
+    def _adopt(self, announcement: wire.Announcement) -> None:
+        """Follow what an agent instance says about the board (reloading on other sensors)."""
         previous = self.announcement
         self.announcement = announcement
         detection = announcement.detection
-        if (
-            previous is not None
-            and self._setup_done
-            and (
-                detection.groups != previous.detection.groups
-                or detection.has_display != previous.detection.has_display
-            )
-        ):
+        if previous is not None and self._setup_done and not _same_sensors(previous, announcement):
             LOGGER.info("Board %s now has other sensors or display: reloading", self.board_id)
             self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
         self.detection = detection
@@ -312,12 +346,13 @@ class RemoteCoordinator(EnviroCoordinator):
         self.serial_console = detection.serial_console
         self._update_bus_issues()
         self._announced.set()
-        if self._pending_state is not None:
-            pending, self._pending_state = self._pending_state, None
-            self._on_state(pending)
 
     def _on_status(self, payload: bytes) -> None:
         online = wire.decode_status(payload)
+        if not online and self.duplicate is not None:
+            # Two agents take turns: the broker sends one's last will as the other connects.
+            LOGGER.debug("Board %s: offline ignored while two agents use its id", self.board_id)
+            return
         self.online = online
         if online:
             # The agent (re)started: its sequence may start again lower.
@@ -327,24 +362,26 @@ class RemoteCoordinator(EnviroCoordinator):
         self._set_unavailable("offline")
 
     def _on_state(self, payload: bytes) -> None:
-        if self.announcement is None:
-            # Retained messages come in any order: keep the newest until announced.
-            wire.decode_state(payload)  # still refuse garbage now
+        state = wire.decode_state(payload)
+        announcement = self._announcements.get(state.instance)
+        if announcement is None or self.announcement is None:
+            # Retained messages come in any order, and a restarted agent's announcement
+            # may follow its state: keep the newest until its agent is announced. A
+            # state no announcement of its instance follows is never used.
             self._pending_state = payload
             return
-        state = wire.decode_state(payload, frozenset(self.announcement.detection.groups))
+        wire.check_groups(state, frozenset(announcement.detection.groups))
         self._valid_message()
-        if (state.seq, state.snapshot.read_at) == self._last_state:
+        self._follow_instance(state.instance)
+        if state.instance != self.announcement.instance and not self._switch(announcement):
+            return
+        if (state.instance, state.seq, state.snapshot.read_at) == self._last_state:
             # The retained state again (Home Assistant's MQTT client resubscribed, with
             # the retained status before it): its readings were used already.
             return
-        if (
-            self._last_state is not None
-            and not self._restart_seen
-            and state.seq < self._last_state[0]
-        ):
-            raise wire.WireError(f"state: seq {state.seq} is older than {self._last_state[0]}")
-        self._last_state = (state.seq, state.snapshot.read_at)
+        self._check_seq(state)
+        self._last_state = (state.instance, state.seq, state.snapshot.read_at)
+        self._last_state_at = time.monotonic()
         self._restart_seen = False
         self.remote_health = state.health
         self.cycle_durations.append(state.snapshot.duration)
@@ -378,6 +415,119 @@ class RemoteCoordinator(EnviroCoordinator):
         self._valid_message()
         if isinstance(self.lcd, RemoteLcd):
             self.lcd.remote_tap()
+
+    def _check_seq(self, state: wire.State) -> None:
+        """Refuse a state that is not the next of its agent instance.
+
+        Within one instance the seq grows by one per cycle: a lower or repeated one is
+        an old or replayed state, and one further ahead than the time since the last
+        allows is forged (it would make every real state after it look old). A new
+        instance, and an agent without instances (schema < 1.2) after it came online,
+        starts a new count.
+        """
+        last = self._last_state
+        if last is None or last[0] != state.instance or (self._restart_seen and not last[0]):
+            return
+        if state.seq <= last[1]:
+            raise wire.WireError(f"state: seq {state.seq} is not newer than {last[1]}")
+        elapsed = time.monotonic() - self._last_state_at
+        if state.seq - last[1] > 4 + 3 * elapsed / self.cycle:
+            raise wire.WireError(
+                f"state: seq {state.seq} is further ahead of {last[1]} than its cycle allows"
+            )
+
+    # -- agent instances ---------------------------------------------------------------
+
+    def _duplicate_window(self) -> float:
+        """Return how long an instance counts as reporting after its last state."""
+        cycles = [a.cycle for a in self._announcements.values()] or [self.cycle]
+        return MISSED_CYCLES * max(cycles) + WATCHDOG_SLACK
+
+    def _follow_instance(self, instance: str) -> None:
+        """Note a valid state of an agent instance; find and clear duplicate board ids.
+
+        A restarted agent is a new instance that stays. An instance that sends again
+        after another one did, while it still counts as reporting, is a second agent
+        with this board id (the broker lets the two connect by turns).
+        """
+        now = time.monotonic()
+        window = self._duplicate_window()
+        last = self._last_instance
+        if (
+            last is not None
+            and instance != last
+            and now - self._seen.get(instance, -math.inf) < window
+        ):
+            self._raise_duplicate(instance, last)
+        self._last_instance = instance
+        self._seen[instance] = now
+        for other, seen in list(self._seen.items()):
+            if now - seen >= window:
+                del self._seen[other]
+        if self.duplicate is not None and len(self._seen) == 1:
+            self._clear_duplicate()
+
+    def _switch(self, announcement: wire.Announcement) -> bool:
+        """Follow another agent instance; False while its states cannot be used yet.
+
+        With the same sensors and display its states are used at once. With others the
+        entities must be rebuilt: after RESTART_CONFIRM without the previous instance
+        (a restarted agent), never while two agents take turns.
+        """
+        if _same_sensors(self.announcement, announcement):
+            self._cancel_restart()
+            self._adopt(announcement)
+            self._restart_seen = True  # its seq counts anew
+            return True
+        if self.duplicate is None and self._restart_timer is None:
+            instance = announcement.instance
+
+            @callback
+            def confirmed(_now: datetime) -> None:
+                self._restart_timer = None
+                if self.duplicate is None and self._last_instance == instance:
+                    self._adopt(announcement)
+
+            self._restart_timer = async_call_later(
+                self.hass, RESTART_CONFIRM, HassJob(confirmed, cancel_on_shutdown=True)
+            )
+        return False
+
+    def _cancel_restart(self) -> None:
+        if self._restart_timer is not None:
+            self._restart_timer()
+            self._restart_timer = None
+
+    def _raise_duplicate(self, instance: str, other: str) -> None:
+        first, second = self._announcements.get(instance), self._announcements.get(other)
+        if first is None or second is None or self.duplicate is not None:
+            return
+        self.duplicate = (first, second)
+        self._cancel_restart()
+        LOGGER.warning(
+            "Board %s: two agents publish under its id (on %s and on %s); see the repair",
+            self.board_id,
+            first.hostname or "an unknown host",
+            second.hostname or "an unknown host",
+        )
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"{self.config_entry.entry_id}_duplicate_board_id",
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="duplicate_board_id",
+            translation_placeholders={
+                "board": self.board_id,
+                "host": first.hostname or "?",
+                "other_host": second.hostname or "?",
+            },
+        )
+
+    def _clear_duplicate(self) -> None:
+        self.duplicate = None
+        LOGGER.info("Board %s: one agent publishes under its id again", self.board_id)
+        ir.async_delete_issue(self.hass, DOMAIN, f"{self.config_entry.entry_id}_duplicate_board_id")
 
     def _handler(self, kind: str) -> Callable[[bytes], None] | None:
         """Return what handles one kind of message from the board (commands: None)."""
@@ -485,7 +635,10 @@ class RemoteCoordinator(EnviroCoordinator):
         )
 
     def _publish_readings(self, data: QiotEnviroData) -> None:
-        """Send the idle readings page its values when they changed."""
+        """Send the idle readings pages their values when they changed, once a minute at most.
+
+        Unsent changes stay pending: the first cycle after the interval sends them.
+        """
         if not isinstance(self.lcd, RemoteLcd):
             return
         shown = data.readings()
@@ -496,9 +649,13 @@ class RemoteCoordinator(EnviroCoordinator):
             aqi=shown.aqi,
             aqi_category=shown.aqi_category,
         )
-        if readings == self._readings_sent:
+        now = dt_util.utcnow()
+        if readings == self._readings_sent or (
+            self._readings_sent_at is not None and now - self._readings_sent_at < READINGS_INTERVAL
+        ):
             return
         self._readings_sent = readings
+        self._readings_sent_at = now
         self.hass.async_create_background_task(
             self.async_publish(wire.CMD_READINGS, wire.encode_readings(readings)),
             f"{DOMAIN} readings {self.board_id}",
@@ -533,6 +690,14 @@ _MARKUP = str.maketrans(
 def _plain(text: str) -> str:
     """Return payload text that a Markdown renderer shows as it is (no link, no image)."""
     return "".join(c if c.isprintable() else " " for c in text).translate(_MARKUP)
+
+
+def _same_sensors(first: wire.Announcement | None, second: wire.Announcement) -> bool:
+    """Tell whether two announcements give a board the same entities."""
+    return first is not None and (
+        first.detection.groups == second.detection.groups
+        and first.detection.has_display == second.detection.has_display
+    )
 
 
 def _rounded(value: float | None) -> float | None:

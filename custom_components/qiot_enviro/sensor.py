@@ -15,6 +15,7 @@ from homeassistant.const import (
     PERCENTAGE,
     EntityCategory,
     UnitOfPressure,
+    UnitOfSoundPressure,
     UnitOfTemperature,
     UnitOfTime,
 )
@@ -297,6 +298,28 @@ SENSORS: tuple[QiotEnviroSensorEntityDescription, ...] = (
         ),
     ),
     QiotEnviroSensorEntityDescription(
+        # LAeq: the A-weighted equivalent continuous level over the cycle.
+        key="noise_level",
+        translation_key="noise_level",
+        group=SensorGroup.NOISE,
+        device_class=SensorDeviceClass.SOUND_PRESSURE,
+        native_unit_of_measurement=UnitOfSoundPressure.WEIGHTED_DECIBEL_A,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda data: data.noise_level,
+    ),
+    QiotEnviroSensorEntityDescription(
+        # LAFmax: the highest A-weighted level with the Fast (125 ms) time weighting.
+        key="noise_max",
+        translation_key="noise_max",
+        group=SensorGroup.NOISE,
+        device_class=SensorDeviceClass.SOUND_PRESSURE,
+        native_unit_of_measurement=UnitOfSoundPressure.WEIGHTED_DECIBEL_A,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda data: data.noise_max,
+    ),
+    QiotEnviroSensorEntityDescription(
         key="cpu_temperature",
         translation_key="cpu_temperature",
         group=None,
@@ -361,3 +384,10 @@ class QiotEnviroSensor(QiotEnviroEntity, SensorEntity):
         if (attributes_fn := self.entity_description.attributes_fn) is None:
             return None
         return attributes_fn(self.coordinator.data)
+
+    @override
+    def _state_signature(self) -> tuple[object, ...]:
+        """Return the availability, the value and the attributes."""
+        if not (available := self.available):
+            return (False,)
+        return (available, self.native_value, self.extra_state_attributes)

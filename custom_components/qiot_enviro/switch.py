@@ -43,6 +43,11 @@ class QiotEnviroBacklight(QiotEnviroLcdEntity, RestoreEntity, SwitchEntity):
         return lcd is not None and lcd.backlight
 
     @override
+    def _state_signature(self) -> tuple[object, ...]:
+        """Return the availability and whether the backlight is on."""
+        return (self.available, self.is_on)
+
+    @override
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Switch the backlight on."""
         assert self.coordinator.lcd is not None

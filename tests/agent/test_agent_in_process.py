@@ -10,6 +10,7 @@ import io
 import json
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,8 @@ async def test_remote_lcd_rotates_pages_and_publishes_taps(
     # Home Assistant's screen timings, sped up.
     monkeypatch.setattr(display_controller, "STARTUP_SECONDS", 0.2)
     monkeypatch.setattr(display_controller, "IDLE_ROTATE_SECONDS", 0.3)
+    # Every idle page reaches the preview (the throttle has its own test).
+    monkeypatch.setattr(display_controller, "PREVIEW_IDLE_INTERVAL", timedelta(0))
     settings = Settings(
         broker=parse_broker_url(broker.url("agent")),
         simulated="enviro_plus",
@@ -203,6 +206,48 @@ async def test_remote_lcd_rotates_pages_and_publishes_taps(
         await peer.wait(lambda: peer.of(wire.TAP))
         room.set(proximity=10)
         assert wire.decode_tap(peer.of(wire.TAP)[0]).tzinfo is not None
+    finally:
+        agent.stop()
+        code = await asyncio.wait_for(run, 20)
+        peer.close()
+    assert code == 0
+
+
+async def test_idle_previews_are_throttled_a_message_is_not(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The turning readings pages reach the broker at most once per interval; a message at once.
+
+    Every board publishing a PNG every few seconds for an image nobody watches was most
+    of a fleet's MQTT traffic (benchmarks/fleet.py).
+    """
+    monkeypatch.setattr(display_controller, "STARTUP_SECONDS", 0.1)
+    monkeypatch.setattr(display_controller, "IDLE_ROTATE_SECONDS", 0.1)
+    settings = Settings(
+        broker=parse_broker_url(broker.url("agent")),
+        simulated="enviro_plus",
+        board_id=BOARD,
+        cycle=0.3,
+        state_file=tmp_path / "state.json",
+        birth_delay=0.0,
+        simulated_frame_interval=0.05,
+    )
+    agent = Agent(settings)
+    frames: list[bool] = []
+    peer = Peer(broker)
+    run = asyncio.create_task(agent.run())
+    try:
+        await peer.wait(lambda: agent.display is not None)
+        assert agent.display is not None
+        agent.display.add_frame_listener(lambda _png, urgent: frames.append(urgent))
+        # Let the pages turn: many idle frames on the panel.
+        await peer.wait(lambda: frames.count(False) >= 6)
+        idle_previews = len(peer.of(wire.PREVIEW))
+        assert idle_previews <= 2  # the startup screen and the first idle page at most
+
+        show = wire.ShowCommand(text="Fire drill at 11", duration=0.5)
+        peer.send(wire.CMD_SHOW, wire.encode_show(show))
+        await peer.wait(lambda: len(peer.of(wire.PREVIEW)) > idle_previews)
     finally:
         agent.stop()
         code = await asyncio.wait_for(run, 20)

@@ -11,7 +11,13 @@ import pytest
 from custom_components.qiot_enviro.agent import wire
 from custom_components.qiot_enviro.enviro.board import Board
 from custom_components.qiot_enviro.enviro.emulator.board import create_simulated
-from custom_components.qiot_enviro.enviro.models import GroupResult, SensorGroup, Variant
+from custom_components.qiot_enviro.enviro.models import (
+    BusDevice,
+    GroupResult,
+    NoiseReading,
+    SensorGroup,
+    Variant,
+)
 
 
 @pytest.fixture(scope="module")
@@ -330,7 +336,7 @@ def test_sleeping_without_a_sample_is_refused(cycle: tuple[Any, Any, Any]) -> No
 def test_sampling_command_round_trip(interval: int | None) -> None:
     command = wire.SamplingCommand(interval=interval)
     payload = wire.encode_sampling(command)
-    assert json.loads(payload)["schema"] == "1.1"
+    assert json.loads(payload)["schema"] == wire.SCHEMA
     assert wire.decode_command(wire.CMD_SAMPLING, payload) == command
     assert wire.parse_topic(wire.topic("b1", wire.CMD_SAMPLING)) == ("b1", wire.CMD_SAMPLING)
 
@@ -348,3 +354,82 @@ def test_sampling_command_round_trip(interval: int | None) -> None:
 def test_bad_sampling_command_is_refused(payload: dict[str, Any]) -> None:
     with pytest.raises(wire.WireError):
         wire.decode_command(wire.CMD_SAMPLING, json.dumps(payload))
+
+
+def test_instance_round_trip_and_older_messages(cycle: tuple[Any, Any, Any]) -> None:
+    """Schema 1.2 names the agent instance; a 1.1 message without one reads as ""."""
+    detection, snapshot, health = cycle
+    announcement = wire.decode_announcement(
+        wire.encode_announcement(
+            detection.identity, detection, agent_version="1.0", cycle=10.0, instance="a1b2c3"
+        )
+    )
+    state = wire.decode_state(wire.encode_state(7, snapshot, health, instance="a1b2c3"))
+    assert (announcement.instance, state.instance) == ("a1b2c3", "a1b2c3")
+    old = json.loads(wire.encode_state(7, snapshot, health))
+    old["schema"] = "1.1"
+    del old["instance"]
+    assert wire.decode_state(json.dumps(old).encode()).instance == ""
+    forged = json.loads(wire.encode_state(7, snapshot, health))
+    forged["instance"] = "../etc"
+    with pytest.raises(wire.WireError, match="instance"):
+        wire.decode_state(json.dumps(forged).encode())
+
+
+def test_state_carries_the_noise_group(cycle: tuple[Any, Any, Any]) -> None:
+    """Schema 1.2: LAeq and LAFmax in dB(A) go across; a level no air carries does not."""
+    detection, snapshot, health = cycle
+    assert SensorGroup.NOISE in detection.groups
+    heard = replace(
+        snapshot,
+        noise=GroupResult(
+            NoiseReading(laeq=41.25, lafmax=57.5), read_at=datetime(2026, 12, 2, tzinfo=UTC)
+        ),
+    )
+    state = wire.decode_state(wire.encode_state(9, heard, health), detection.groups)
+    assert state.snapshot.noise == heard.noise
+
+    data = json.loads(wire.encode_state(9, heard, health))
+    data["groups"]["noise"]["value"]["lafmax"] = 195.0
+    with pytest.raises(wire.WireError, match="lafmax"):
+        wire.decode_state(json.dumps(data), detection.groups)
+
+
+def test_announcement_of_an_agent_before_the_microphone_still_decodes(
+    cycle: tuple[Any, Any, Any],
+) -> None:
+    """A 1.1 agent announces no audio device: no noise group, and its states decode."""
+    detection, snapshot, health = cycle
+    old = json.loads(
+        wire.encode_announcement(detection.identity, detection, agent_version="0.3.0", cycle=10.0)
+    )
+    old["schema"] = "1.1"
+    del old["devices"]["audio"]
+    del old["instance"]
+    old["groups"].remove("noise")
+    announced = wire.decode_announcement(json.dumps(old))
+    assert BusDevice.AUDIO not in announced.detection.devices
+    assert SensorGroup.NOISE not in announced.detection.groups
+
+    state = json.loads(wire.encode_state(4, replace(snapshot, noise=None), health))
+    state["schema"] = "1.1"
+    del state["instance"]
+    del state["health"]["noise"]
+    decoded = wire.decode_state(json.dumps(state), announced.detection.groups)
+    assert decoded.snapshot.noise is None
+
+
+def test_names_a_newer_minor_version_adds_are_skipped(cycle: tuple[Any, Any, Any]) -> None:
+    """A 1.9 peer's new device, chip and group are ignored, as its new fields are."""
+    detection, _, _ = cycle
+    newer = json.loads(
+        wire.encode_announcement(detection.identity, detection, agent_version="0.3.0", cycle=10.0)
+    )
+    newer["schema"] = "1.9"
+    newer["devices"]["camera"] = {"path": "/dev/video0", "status": "ok", "detail": ""}
+    newer["chips"].append("ov5647")
+    newer["groups"].append("video")
+    assert wire.decode_announcement(json.dumps(newer)).detection == detection
+    newer["schema"] = wire.SCHEMA
+    with pytest.raises(wire.WireError, match="unknown 'ov5647'"):
+        wire.decode_announcement(json.dumps(newer))

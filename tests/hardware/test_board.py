@@ -185,7 +185,7 @@ def test_first_cycle_is_not_the_chips_power_on_garbage(board: Board) -> None:
             Variant.ENVIRO,
             "ads1015",
             {Chip.BME280, Chip.LTR559, Chip.ST7735},
-            {SensorGroup.CLIMATE, SensorGroup.LIGHT},
+            {SensorGroup.CLIMATE, SensorGroup.LIGHT, SensorGroup.NOISE},
         ),
     ],
 )

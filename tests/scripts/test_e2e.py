@@ -220,5 +220,76 @@ def test_real_home_assistant_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_real_home_assistant_with_a_remote_board(tmp_path: Path) -> None:
-    """A real broker and agent: discovery, entities, LCD, agent kill and broker restart."""
-    assert "e2e remote: passed" in run_e2e(tmp_path, "remote", 900)
+    """A real broker and agent: discovery, LCD, kills, broker and network outages, restarts."""
+    assert "e2e remote: passed" in run_e2e(tmp_path, "remote", 1800)
+
+
+BOARD_BACK = line("INFO", OURS, "Board e2e-remote-1 is back")
+MQTT_LOST = line("WARNING", "homeassistant.components.mqtt.client", "Disconnected (7)")
+
+
+def agent_line(level: str, message: str) -> str:
+    """Return one line in the agent's log format (agent/cli.py)."""
+    return f"2026-12-08 01:12:26,236 {level} qiot_enviro.agent.runner: {message}"
+
+
+AGENT_LOST = agent_line("WARNING", "Disconnected from mqtt://agent:***@127.0.0.1:1883 (7)")
+
+
+def test_agent_log_lines_parse(e2e: ModuleType) -> None:
+    """The agent's lines are records of its logger; a traceback stays with its line."""
+    text = "\n".join([AGENT_LOST, agent_line("ERROR", "Command failed"), "Traceback ..."])
+    records = e2e.parse_log(text, e2e.AGENT_LOG_LINE)
+    assert [(r.level, r.logger) for r in records] == [
+        ("WARNING", "qiot_enviro.agent.runner"),
+        ("ERROR", "qiot_enviro.agent.runner"),
+    ]
+    assert records[1].message == "Command failed\nTraceback ..."
+
+
+@pytest.mark.parametrize(
+    ("ha_lines", "agent_lines", "error"),
+    [
+        ([BOARD_UNAVAILABLE, MQTT_LOST, BOARD_BACK], [AGENT_LOST], None),
+        ([BOARD_UNAVAILABLE, BOARD_BACK, BOARD_UNAVAILABLE], [], "2 'unavailable' and 1 'back'"),
+        ([BOARD_BACK], [], "0 'unavailable' and 1 'back'"),
+        ([BOARD_UNAVAILABLE, UNAVAILABLE, BOARD_BACK], [], "also logged"),
+        ([BOARD_UNAVAILABLE, MQTT_LOST, MQTT_LOST, BOARD_BACK], [], "more than once"),
+        (
+            [BOARD_UNAVAILABLE, BOARD_BACK],
+            [AGENT_LOST, AGENT_LOST.replace("(7)", "(16)")],
+            "more than once",
+        ),
+        ([BOARD_UNAVAILABLE, BOARD_BACK], [agent_line("ERROR", "x")], "the agent logged"),
+    ],
+)
+def test_episode_log(
+    e2e: ModuleType, ha_lines: list[str], agent_lines: list[str], error: str | None
+) -> None:
+    """An outage: one unavailable and one back line, each cause once, no agent error."""
+    ha_records = e2e.parse_log("\n".join(ha_lines))
+    agent_records = e2e.parse_log("\n".join(agent_lines), e2e.AGENT_LOG_LINE)
+    if error is None:
+        assert e2e.episode_log(ha_records, agent_records, "outage").startswith("Disconnected")
+    else:
+        with pytest.raises(e2e.E2EError, match=error):
+            e2e.episode_log(ha_records, agent_records, "outage")
+
+
+@pytest.mark.parametrize(
+    ("after", "kept"),
+    [
+        ({"seq": 40, "fan_seconds": 12.5, "sampling": None}, True),
+        ({"seq": 3, "fan_seconds": 12.5, "sampling": None}, False),
+        ({"seq": 40, "fan_seconds": 0, "sampling": None}, False),
+        ({"seq": 40, "fan_seconds": 12.5}, False),
+    ],
+)
+def test_state_kept(e2e: ModuleType, after: dict[str, Any], kept: bool) -> None:
+    """The agent's state file goes on: no key lost, no count going back."""
+    before = {"seq": 30, "fan_seconds": 12.0, "sampling": None}
+    if kept:
+        e2e.state_kept(before, after)
+    else:
+        with pytest.raises(e2e.E2EError, match="the agent's state went"):
+            e2e.state_kept(before, after)

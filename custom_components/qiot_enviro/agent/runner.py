@@ -14,10 +14,12 @@ import contextlib
 import logging
 import math
 import random
+import secrets
 import signal
 import socket
 import ssl
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ..display import controller as display_controller
 from ..display.controller import DisplayController, LoopScheduler, Message
 from ..display.layout import MAX_SIZE, MIN_SIZE
 from ..display.screens import Readings
@@ -60,6 +63,7 @@ from .wire import (
     SamplingCommand,
     ShowCommand,
     WireError,
+    decode_announcement,
     decode_command,
     encode_announcement,
     encode_state,
@@ -79,6 +83,12 @@ AUTH_REASONS = {134: "bad user name or password", 135: "not authorized"}
 MAX_WARNED_CAUSES = 20
 # The seq is saved at most this often; a restart skips ahead past anything unsaved.
 SAVE_INTERVAL = 60.0
+# Something else on our announce topic is answered with our announcement at most this often.
+REANNOUNCE_INTERVAL = 5.0
+NOT_OURS = "Not our announcement on our announce topic; announcing again"
+# After another agent with our board id was seen, disconnects are logged at debug level
+# for this long (the broker closes one connection each time the other one connects).
+DUPLICATE_QUIET = 600.0
 
 
 class Agent:
@@ -105,13 +115,28 @@ class Agent:
         self._announced: Detection | None = None
         self._latest_state: bytes | None = None
         self._display: DisplayController | None = None
+        # When the last preview went out (monotonic s), for the idle throttle.
+        self._preview_at: float | None = None
         self._birth_timer: asyncio.TimerHandle | None = None
         self._warned: set[str] = set()
         self._dropped = 0
         self._saved_at = 0.0
         self._unreachable_logged = False
+        # This process's id in the announcement and the state (wire schema 1.2).
+        self.instance = secrets.token_hex(8)
+        self._connections = 0
+        self._sent_announcements: deque[bytes] = deque(maxlen=4)
+        self._announced_at = 0.0
+        self._reannounce_timer: asyncio.TimerHandle | None = None
+        self._others: set[str] = set()
+        self._duplicate_at: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------
+
+    @property
+    def display(self) -> DisplayController | None:
+        """Return the LCD's controller once the board's display is running."""
+        return self._display
 
     def stop(self) -> None:
         """Ask the agent to shut down (from the event loop's thread)."""
@@ -193,6 +218,8 @@ class Agent:
     async def _shutdown(self) -> None:
         if self._birth_timer is not None:
             self._birth_timer.cancel()
+        if self._reannounce_timer is not None:
+            self._reannounce_timer.cancel()
         client = self._client
         if client is not None:
             if self.connected:
@@ -251,7 +278,11 @@ class Agent:
             self.detection = self._identified(current)
         self.state.seq += 1
         self._latest_state = encode_state(
-            self.state.seq, snapshot, health, backlight=self._backlight_field()
+            self.state.seq,
+            snapshot,
+            health,
+            backlight=self._backlight_field(),
+            instance=self.instance,
         )
         if self.connected:
             if self.detection != self._announced:
@@ -307,6 +338,8 @@ class Agent:
             [
                 (f"{TOPIC_ROOT}/{self.board_id}/cmd/#", 1),
                 (HA_STATUS_TOPIC, 1),
+                # Our own announcement comes back; another agent's tells of a duplicate id.
+                (topic(self.board_id, ANNOUNCE), 1),
             ]
         )
         self._call(self._connected)
@@ -320,10 +353,11 @@ class Agent:
         self._call(self._disconnected, str(reason))
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: Any) -> None:
-        self._call(self._message, str(message.topic), bytes(message.payload))
+        self._call(self._message, str(message.topic), bytes(message.payload), bool(message.retain))
 
     def _connected(self) -> None:
         self.connected = True
+        self._connections += 1
         self._unreachable_logged = False
         _LOGGER.info("Connected to %s", self.settings.broker.redacted)
         self._publish(STATUS, ONLINE.encode(), qos=1)
@@ -341,7 +375,12 @@ class Agent:
             )
 
     def _disconnected(self, reason: str) -> None:
-        if self.connected:
+        if self.connected and self._duplicate_recently():
+            # The broker closed this connection for the other agent's: said already.
+            _LOGGER.debug(
+                "Disconnected (%s); another agent uses board id %s", reason, self.board_id
+            )
+        elif self.connected:
             _LOGGER.warning(
                 "Disconnected from %s (%s); reconnecting", self.settings.broker.redacted, reason
             )
@@ -374,17 +413,80 @@ class Agent:
         if self.detection is None:
             return
         self._announced = self.detection
-        self._publish(
-            ANNOUNCE,
-            encode_announcement(
-                self.board_id,
-                self.detection,
-                agent_version=__version__,
-                cycle=max(1.0, self.settings.cycle),
-                hostname=socket.gethostname()[:64],
-            ),
-            qos=1,
+        payload = encode_announcement(
+            self.board_id,
+            self.detection,
+            agent_version=__version__,
+            cycle=max(1.0, self.settings.cycle),
+            hostname=socket.gethostname()[:64],
+            instance=self.instance,
         )
+        if self.connected:
+            self._sent_announcements.append(payload)
+            self._announced_at = time.monotonic()
+        self._publish(ANNOUNCE, payload, qos=1)
+
+    # -- our announce topic ----------------------------------------------------------
+
+    def _announcement_seen(self, payload: bytes, retained: bool) -> None:
+        """Tell our own announcement from anything else on our announce topic.
+
+        Another agent instance's announcement means that two agents use this board id:
+        logged as an error once per instance. The retained one found at this process's
+        first connection is most likely its own previous run's, and ours replaces it.
+        Whatever else is there (another instance's, garbage, an empty payload) is
+        answered with our announcement, at most every ``REANNOUNCE_INTERVAL``, so that
+        Home Assistant finds ours retained.
+        """
+        if payload in self._sent_announcements:
+            return
+        if retained and self._connections <= 1:
+            return
+        try:
+            other = decode_announcement(payload)
+        except WireError as err:
+            self._drop(f"{err}", NOT_OURS)
+        else:
+            if other.board_id == self.board_id and other.instance != self.instance:
+                self._another_agent(other.hostname, other.instance)
+            else:
+                self._drop("an announcement with this agent's instance it did not send", NOT_OURS)
+        self._reannounce()
+
+    def _another_agent(self, hostname: str, instance: str) -> None:
+        self._duplicate_at = time.monotonic()
+        if instance in self._others:
+            return
+        self._others.add(instance)
+        _LOGGER.error(
+            "Another agent uses board id %s (host %s, instance %s; this one: host %s, "
+            "instance %s). The broker keeps one connection per board id, so the two take "
+            "turns and Home Assistant shows a repair: stop one of them (on one Pi: the "
+            "service or a manual run), or give a simulated board its own board_id",
+            self.board_id,
+            hostname or "unknown",
+            instance or "none (an older agent)",
+            socket.gethostname()[:64],
+            self.instance,
+        )
+
+    def _duplicate_recently(self) -> bool:
+        return (
+            self._duplicate_at is not None
+            and time.monotonic() - self._duplicate_at < DUPLICATE_QUIET
+        )
+
+    def _reannounce(self) -> None:
+        """Publish our announcement again soon (once, however much else arrives)."""
+        if self._reannounce_timer is not None or self._loop is None:
+            return
+        delay = max(0.0, self._announced_at + REANNOUNCE_INTERVAL - time.monotonic())
+        self._reannounce_timer = self._loop.call_later(delay, self._reannounce_now)
+
+    def _reannounce_now(self) -> None:
+        self._reannounce_timer = None
+        if self.connected:
+            self._publish_announcement()
 
     def _birth(self) -> None:
         self._birth_timer = None
@@ -396,8 +498,11 @@ class Agent:
 
     # -- commands --------------------------------------------------------------------
 
-    def _message(self, name: str, payload: bytes) -> None:
+    def _message(self, name: str, payload: bytes, retained: bool = False) -> None:
         try:
+            if name == topic(self.board_id, ANNOUNCE):
+                self._announcement_seen(payload, retained)
+                return
             self._handle(name, payload)
         except Exception:  # the boundary: a command never stops the agent
             _LOGGER.exception("Command on %s failed", name)
@@ -462,18 +567,18 @@ class Agent:
                 )
             )
 
-    def _drop(self, cause: str) -> None:
-        """Drop a bad command: one warning per cause, a bounded number of causes."""
+    def _drop(self, cause: str, what: str = "Command dropped") -> None:
+        """Drop a bad message: one warning per cause, a bounded number of causes."""
         self._dropped += 1
-        key = "".join(c for c in cause if not c.isdigit())
+        key = what + "".join(c for c in cause if not c.isdigit())
         if key in self._warned or len(self._warned) > MAX_WARNED_CAUSES:
-            _LOGGER.debug("Command dropped again: %s", cause)
+            _LOGGER.debug("%s again: %s", what, cause)
             return
         self._warned.add(key)
         if len(self._warned) > MAX_WARNED_CAUSES:
-            _LOGGER.warning("Many kinds of bad commands; further ones are logged at debug level")
+            _LOGGER.warning("Many kinds of bad messages; further ones are logged at debug level")
             return
-        _LOGGER.warning("Command dropped: %s (further ones like it at debug level)", cause)
+        _LOGGER.warning("%s: %s (further ones like it at debug level)", what, cause)
 
     def _sampling(self, interval: int | None) -> None:
         """Apply and persist the particulate sampling mode (retained: also at connect)."""
@@ -545,7 +650,18 @@ class Agent:
         self._display.start()
 
     def _publish_preview(self, png: bytes, urgent: bool) -> None:
-        """Publish every new picture (retained); Home Assistant's side may throttle."""
+        """Publish a new picture (retained): at once when a user caused it, else throttled.
+
+        Idle refreshes (the readings pages turning, the clock) go out at most once per
+        ``PREVIEW_IDLE_INTERVAL``, as Home Assistant would keep them for a local board:
+        a picture every few seconds from every board would be most of the broker's and
+        Home Assistant's traffic for an image nobody watches.
+        """
+        now = time.monotonic()
+        interval = display_controller.PREVIEW_IDLE_INTERVAL.total_seconds()
+        if not urgent and self._preview_at is not None and now - self._preview_at < interval:
+            return
+        self._preview_at = now
         self._publish(PREVIEW, png, qos=1)
 
     def _publish_tap(self) -> None:

@@ -23,6 +23,15 @@ Schema 1.1 added ``cmd/sampling`` and, in the state, each group's ``sleeping`` f
 (a duty-cycled particulate sensor holding its last sample; absent from 1.0, read as
 false) and the particulate health counter ``fan_seconds``.
 
+Schema 1.2 added ``instance`` to the announcement and the state: a random id the agent
+draws each time it starts, so that Home Assistant tells a restarted agent (a new
+instance that stays) from two agents publishing under one board id (instances that
+alternate). A 1.0 or 1.1 message has none and reads as instance "".
+Schema 1.2 also added the microphone: the ``audio`` device in the announcement (an
+older announcement has none, and so no ``noise`` group) and the ``noise`` group in the
+state (LAeq and LAFmax in dB(A)). Device, group and chip names a newer minor version
+adds are skipped, as its new fields are.
+
 Every payload is untrusted: any client on the broker may publish anything on these
 topics. Decoding is strict: a payload over its size limit, malformed JSON, a missing or
 mistyped field, a non-finite or implausible number, or an unknown field of a schema
@@ -38,6 +47,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Final
 
 from ..enviro.models import (
@@ -51,6 +61,7 @@ from ..enviro.models import (
     GroupHealth,
     GroupResult,
     LightReading,
+    NoiseReading,
     ParticulateReading,
     SensorGroup,
     Snapshot,
@@ -58,7 +69,7 @@ from ..enviro.models import (
 )
 
 SCHEMA_MAJOR: Final = 1
-SCHEMA_MINOR: Final = 1
+SCHEMA_MINOR: Final = 2
 SCHEMA: Final = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 
 TOPIC_ROOT: Final = "qiot_enviro"
@@ -98,6 +109,8 @@ BOARD_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # description is Markdown: no character that could make a link, an image or HTML.
 HOSTNAME_RE: Final = re.compile(r"[A-Za-z0-9.-]{0,64}")
 AGENT_VERSION_RE: Final = re.compile(r"[A-Za-z0-9.+!_-]{0,32}")
+# An agent's per-process id (schema 1.2); "" for a message without one.
+INSTANCE_RE: Final = re.compile(r"[A-Za-z0-9_-]{0,32}")
 IDLE_SCREENS: Final = ("readings", "clock", "off")
 # Particulate sampling intervals in seconds a cmd/sampling may ask for (null: continuous).
 SAMPLING_INTERVALS: Final = (300, 600, 900, 1800)
@@ -155,6 +168,7 @@ class Announcement:
     agent_version: str
     cycle: float  # seconds between state messages
     hostname: str = ""
+    instance: str = ""  # the agent process's id (schema 1.2); "" before
 
     @property
     def has_display(self) -> bool:
@@ -163,7 +177,13 @@ class Announcement:
 
 
 def encode_announcement(
-    board_id: str, detection: Detection, *, agent_version: str, cycle: float, hostname: str = ""
+    board_id: str,
+    detection: Detection,
+    *,
+    agent_version: str,
+    cycle: float,
+    hostname: str = "",
+    instance: str = "",
 ) -> bytes:
     """Return the retained announcement of a board.
 
@@ -174,6 +194,8 @@ def encode_announcement(
         raise WireError(f"invalid board id {board_id!r}")
     if AGENT_VERSION_RE.fullmatch(agent_version) is None:
         raise WireError(f"invalid agent version {agent_version!r}")
+    if INSTANCE_RE.fullmatch(instance) is None:
+        raise WireError(f"invalid instance {instance!r}")
     hostname = re.sub(r"[^A-Za-z0-9.-]", "-", hostname)[:64]
     return _dump(
         {
@@ -193,6 +215,7 @@ def encode_announcement(
             "agent_version": agent_version,
             "cycle": cycle,
             "hostname": hostname,
+            "instance": instance,
         }
     )
 
@@ -206,7 +229,7 @@ def decode_announcement(payload: bytes | bytearray | str) -> Announcement:
         (
             "schema", "board_id", "identity", "variant", "simulated", "chips", "groups",
             "display", "particulate_frames", "serial_console", "devices", "agent_version",
-            "cycle", "hostname",
+            "cycle", "hostname", "instance",
         ),
     )  # fmt: skip
     board_id = fields.string("board_id", limit=64)
@@ -218,14 +241,23 @@ def decode_announcement(payload: bytes | bytearray | str) -> Announcement:
     variant_name = fields.optional_string("variant", limit=32)
     variant = _enum(Variant, variant_name, "announcement: variant") if variant_name else None
     chips = frozenset(
-        _enum(Chip, name, "announcement: chip") for name in fields.string_list("chips", 16)
+        _enum(Chip, name, "announcement: chip")
+        for name in fields.string_list("chips", 16)
+        if _known(Chip, name)
     )
     devices_raw = fields.mapping("devices")
     devices: dict[BusDevice, DeviceProbe] = {}
     for name, raw in devices_raw.items():
+        if not _known(BusDevice, name):
+            continue
         device = _enum(BusDevice, name, "announcement: device")
         devices[device] = _probe_from(device, raw)
-    missing = [device.value for device in BusDevice if device not in devices]
+    # Agents before schema 1.2 did not probe the microphone: no audio device, no noise.
+    missing = [
+        device.value
+        for device in BusDevice
+        if device not in devices and device is not BusDevice.AUDIO
+    ]
     if missing:
         raise WireError(f"announcement: devices lack {', '.join(missing)}")
     detection = Detection(
@@ -237,7 +269,11 @@ def decode_announcement(payload: bytes | bytearray | str) -> Announcement:
         particulate_frames=fields.boolean("particulate_frames"),
         serial_console=fields.boolean("serial_console"),
     )
-    groups = {_enum(SensorGroup, g, "announcement: group") for g in fields.string_list("groups", 8)}
+    groups = {
+        _enum(SensorGroup, g, "announcement: group")
+        for g in fields.string_list("groups", 8)
+        if _known(SensorGroup, g)
+    }
     if groups != set(detection.groups):
         raise WireError("announcement: groups do not follow from chips and devices")
     if fields.boolean("display") != detection.has_display:
@@ -248,6 +284,7 @@ def decode_announcement(payload: bytes | bytearray | str) -> Announcement:
         agent_version=_matching(fields.string("agent_version", limit=32), AGENT_VERSION_RE),
         cycle=fields.number("cycle", 1.0, 3600.0),
         hostname=_matching(fields.string("hostname", limit=64, default=""), HOSTNAME_RE),
+        instance=_instance(fields),
     )
 
 
@@ -256,6 +293,14 @@ def _matching(value: str, pattern: re.Pattern[str]) -> str:
     if pattern.fullmatch(value) is None:
         raise WireError(f"announcement: {value!r} has characters it may not hold")
     return value
+
+
+def _instance(fields: "_Fields") -> str:
+    """Return the agent instance a message names ("" when it names none: before 1.2)."""
+    instance = fields.string("instance", limit=32, default="")
+    if INSTANCE_RE.fullmatch(instance) is None:
+        raise WireError(f"{fields.where}: instance has characters it may not hold")
+    return instance
 
 
 def _probe_dict(probe: DeviceProbe) -> dict[str, str]:
@@ -296,6 +341,7 @@ class State:
     snapshot: Snapshot
     health: dict[SensorGroup, GroupHealth]
     backlight: bool | None = None  # None: the board has no LCD
+    instance: str = ""  # the agent process's id (schema 1.2); "" before
 
 
 # Per group: the reading class and each field's (low, high, integer) bounds. The bounds
@@ -338,6 +384,11 @@ _READINGS: Final[dict[SensorGroup, tuple[type, dict[str, tuple[float, float, boo
             (0, 65535, True),
         ),
     ),
+    # dB(A) re 20 µPa: 194 dB is the loudest sound air carries undistorted.
+    SensorGroup.NOISE: (
+        NoiseReading,
+        {"laeq": (0.0, 194.0, False), "lafmax": (0.0, 194.0, False)},
+    ),
 }
 
 
@@ -347,8 +398,11 @@ def encode_state(
     health: Mapping[SensorGroup, GroupHealth],
     *,
     backlight: bool | None = None,
+    instance: str = "",
 ) -> bytes:
     """Return one cycle's state message."""
+    if INSTANCE_RE.fullmatch(instance) is None:
+        raise WireError(f"invalid instance {instance!r}")
     groups: dict[str, Any] = {}
     for group in SensorGroup:
         result: GroupResult[Any] | None = getattr(snapshot, group.value)
@@ -384,6 +438,7 @@ def encode_state(
                 for group, item in health.items()
             },
             "backlight": backlight,
+            "instance": instance,
         }
     )
 
@@ -408,17 +463,20 @@ def decode_state(
             "groups",
             "health",
             "backlight",
+            "instance",
         ),
     )
     results: dict[str, GroupResult[Any]] = {}
     raw_groups = fields.mapping("groups")
     for name, raw in raw_groups.items():
+        if not _known(SensorGroup, name):
+            continue
         group = _enum(SensorGroup, name, "state: group")
         results[group.value] = _group_result(group, raw)
-    if groups is not None and set(results) != {g.value for g in groups}:
-        raise WireError("state: groups differ from the announcement")
     health: dict[SensorGroup, GroupHealth] = {}
     for name, raw in fields.mapping("health").items():
+        if not _known(SensorGroup, name):
+            continue
         group = _enum(SensorGroup, name, "state: health group")
         health[group] = _health(group, raw)
     cpu = fields.optional_number("cpu_temperature", -60.0, 150.0)
@@ -429,12 +487,23 @@ def decode_state(
         **results,
     )
     backlight = fields.optional_boolean("backlight")
-    return State(
+    state = State(
         seq=int(fields.number("seq", 0, 2**53, integer=True)),
         snapshot=snapshot,
         health=health,
         backlight=backlight,
+        instance=_instance(fields),
     )
+    if groups is not None:
+        check_groups(state, groups)
+    return state
+
+
+def check_groups(state: State, groups: frozenset[SensorGroup]) -> None:
+    """Raise WireError unless a state reports exactly the groups its board announced."""
+    reported = {group for group in SensorGroup if getattr(state.snapshot, group.value) is not None}
+    if reported != groups:
+        raise WireError("state: groups differ from the announcement")
 
 
 def _group_result(group: SensorGroup, raw: object) -> GroupResult[Any]:
@@ -789,6 +858,13 @@ def _enum[E](cls: Callable[[str], E], value: object, where: str) -> E:
 
 
 _NEWER: ContextVar[bool] = ContextVar("qiot_enviro_wire_newer", default=False)
+
+
+def _known(cls: type[StrEnum], name: object) -> bool:
+    """Tell whether to read a name: known, or refused later (unless a newer minor added it)."""
+    if not _NEWER.get() or not isinstance(name, str):
+        return True
+    return name in {member.value for member in cls}
 
 
 class _Fields:

@@ -27,6 +27,11 @@ read by a thread (``particulates.py``) that never takes it; the LCD has its own 
 The particulate reader's lifecycle (start, replacement, sampling mode, close) is
 serialized by a lock of its own.
 
+The microphone (both variants) is read by a thread of its own (``noise.py``) from its
+ALSA capture device; :meth:`Board.read` returns LAeq and LAFmax over the audio captured
+since the previous read and never waits for audio. A stream that stops delivering is
+an error and is reopened on the next cycle.
+
 The PMS5003 reads continuously by default, or takes a sample every few minutes and
 sleeps (fan off) in between (:meth:`Board.set_particulate_sampling`): between samples
 :meth:`Board.read` reports the last sample with its time and ``sleeping=True``.
@@ -34,6 +39,7 @@ sleeps (fan off) in between (:meth:`Board.set_particulate_sampling`): between sa
 ``particulate_fan_seconds=`` or :meth:`Board.restore_particulate_fan_seconds`).
 """
 
+import logging
 import math
 import struct
 import threading
@@ -72,16 +78,19 @@ from .models import (
     Chip,
     ClimateReading,
     Detection,
+    DeviceProbe,
     DeviceStatus,
     GasReading,
     GroupHealth,
     GroupResult,
     LightReading,
+    NoiseReading,
     ParticulateReading,
     SensorGroup,
     Snapshot,
     Variant,
 )
+from .noise import PERIOD_FRAMES, SAMPLE_RATE, SETTLE_TIME, NoiseMeter
 from .particulates import (
     ERROR_KINDS,
     PMS_BAUD_RATE,
@@ -99,12 +108,16 @@ from .particulates import (
 )
 from .st7735 import ST7735Display
 
+_LOGGER = logging.getLogger(__name__)
+
 CONSUMER = "qiot_enviro"
 # How long detect() waits for a first PMS5003 frame after enabling the sensor: its
 # start-up silence and two stable-mode frame intervals (2.3 s each).
 DETECT_FRAME_WAIT = 6.0
 # Plantower: "stable data should be got at least 30 seconds after the sensor wakeup".
 PMS_WARMUP = 30.0
+# No audio for this long after the microphone's settling: the stream has stalled.
+NOISE_STALL_AFTER = 1.0 + PERIOD_FRAMES / SAMPLE_RATE
 # A particulate value older than this is reported as missing.
 PMS_STALE_AFTER = 15.0
 # One BME280 measurement at 16x oversampling of T, P and H (datasheet 9.1, maximum).
@@ -417,6 +430,7 @@ class Board:
         particulate_sampling: float | None = None,
         particulate_sample_window: float = PMS_SAMPLE_WINDOW,
         particulate_fan_seconds: float = 0.0,
+        noise_settle: float = SETTLE_TIME,
     ) -> None:
         """Prepare the board; nothing is opened until :meth:`open`.
 
@@ -433,6 +447,7 @@ class Board:
         attribute before opening), or of those that arrived within
         ``particulate_sample_window`` seconds after the warm-up.
         ``particulate_fan_seconds``: the fan's running time counted by earlier runs.
+        ``noise_settle``: seconds of audio dropped after the microphone is (re)opened.
         """
         self.provider = provider
         self.uart_path = uart_path
@@ -477,6 +492,11 @@ class Board:
         self._pms_woke_at: float | None = None
         self._pms_latest: Frame | None = None
         self._health = {group: GroupHealth() for group in SensorGroup}
+        self.noise_settle = noise_settle
+        self._noise_lock = threading.Lock()
+        self._noise: NoiseMeter | None = None
+        self._noise_last: GroupResult[NoiseReading] | None = None
+        self._noise_overruns = 0
         self._opened = False
 
     @property
@@ -558,6 +578,12 @@ class Board:
         if SensorGroup.PARTICULATES in detection.groups:
             with self._pms_lock:
                 self._try_init(SensorGroup.PARTICULATES, self._init_particulates)
+        if SensorGroup.NOISE in detection.groups:
+            with self._noise_lock:
+                try:
+                    self._start_noise()
+                except OSError as err:
+                    self._failed(SensorGroup.NOISE, _describe(err))
         if detection.has_display:
             self._open_display()
         # Last, so that the other groups' setup overlaps the first measurements.
@@ -570,6 +596,8 @@ class Board:
     def close(self) -> None:
         """Stop the particulate thread and release every line, descriptor and driver."""
         self._opened = False
+        with self._noise_lock:
+            self._stop_noise()
         with self._pms_lock:
             self._stop_particulates()
             # The lines are given back: the next open starts the sensor's warm-up afresh.
@@ -633,6 +661,10 @@ class Board:
         if SensorGroup.PARTICULATES in groups:
             with self._pms_lock:
                 particulates = self._particulates_result()
+        noise = None
+        if SensorGroup.NOISE in groups:
+            with self._noise_lock:
+                noise = self._noise_result()
         return Snapshot(
             read_at=read_at,
             duration=time.monotonic() - started,
@@ -640,8 +672,25 @@ class Board:
             light=light,
             gas=gas,
             particulates=particulates,
+            noise=noise,
             cpu_temperature=self.provider.cpu_temperature(),
         )
+
+    def probe(self) -> list[DeviceProbe]:
+        """Probe the bus devices again, as they are now, while the board is open.
+
+        The microphone's ALSA device has one reader: while this board captures from
+        it, a probe would find it busy, so it is reported as the working device it is.
+        """
+        probes = self.provider.probe(self.uart_path)
+        with self._noise_lock:
+            capturing = self._noise is not None and self._noise.alive
+        if capturing:
+            probes = [
+                DeviceProbe(p.device, p.path, DeviceStatus.OK) if p.device is BusDevice.AUDIO else p
+                for p in probes
+            ]
+        return probes
 
     def health(self) -> dict[SensorGroup, GroupHealth]:
         """Return a copy of every group's running health."""
@@ -663,6 +712,9 @@ class Board:
             consecutive_errors=max(reader.consecutive_errors, pms.consecutive_errors),
             extra={**reader.extra, "fan_seconds": int(self._fan.seconds())},
         )
+        meter = self._noise
+        overruns = self._noise_overruns + (meter.overruns if meter is not None else 0)
+        health[SensorGroup.NOISE].extra["overruns"] = overruns
         return health
 
     # -- particulate sampling and fan time -------------------------------------------
@@ -750,6 +802,8 @@ class Board:
             self._adc = None
         elif group is SensorGroup.PARTICULATES:
             self._stop_particulates()
+        elif group is SensorGroup.NOISE:
+            self._stop_noise()
 
     # -- climate (BME280) ------------------------------------------------------------
 
@@ -1017,6 +1071,68 @@ class Board:
         if age is None:
             return GroupResult(None, error=f"no valid frame yet{detail}")
         return GroupResult(None, error=f"no valid frame for {age:.0f} s{detail}")
+
+    # -- noise (the microphone) ------------------------------------------------------
+
+    def _start_noise(self) -> None:
+        """Open the capture stream and start measuring (OSError if it cannot open)."""
+        capture = self.provider.open_audio()
+        self._noise = NoiseMeter(capture, settle=self.noise_settle)
+        self._noise.start()
+
+    def _stop_noise(self) -> None:
+        meter, self._noise = self._noise, None
+        if meter is not None:
+            meter.stop()
+            self._noise_overruns += meter.overruns
+
+    def _noise_failed(self, message: str) -> GroupResult[NoiseReading]:
+        """Record a microphone fault; logged when it starts, not on every cycle."""
+        if not self._health[SensorGroup.NOISE].consecutive_errors:
+            _LOGGER.warning("Microphone: %s", message)
+        self._noise_last = None
+        return self._failed(SensorGroup.NOISE, message)
+
+    def _noise_result(self) -> GroupResult[NoiseReading]:
+        """Return LAeq and LAFmax since the previous cycle, without waiting for audio."""
+        meter = self._noise
+        if meter is not None and not meter.alive:
+            # The capture thread ended on an error: report it, reopen next cycle.
+            message = meter.error or "the capture stopped"
+            self._stop_noise()
+            return self._noise_failed(f"microphone capture failed ({message})")
+        if meter is None:
+            try:
+                self._start_noise()
+            except OSError as err:
+                return self._noise_failed(_describe(err))
+            meter = self._noise
+            assert meter is not None
+        cycle = meter.take()
+        if cycle is None:
+            silent = meter.silent_for()
+            if meter.settling:
+                return GroupResult(None, warming_up=True)
+            if silent <= NOISE_STALL_AFTER:
+                # Read again within one capture period: the last cycle still holds.
+                return self._noise_last or GroupResult(None, warming_up=True)
+            self._stop_noise()
+            return self._noise_failed(f"no audio from the microphone for {silent:.1f} s")
+        if not (math.isfinite(cycle.laeq) and cycle.laeq >= 0.0):
+            return self._noise_failed(
+                "the microphone delivers digital silence (no microphone on the left channel?)"
+            )
+        health = self._health[SensorGroup.NOISE]
+        if health.consecutive_errors:
+            health.recoveries += 1
+            _LOGGER.info("Microphone: audio again")
+        health.consecutive_errors = 0
+        now = datetime.now(UTC)
+        health.last_good = now
+        self._noise_last = GroupResult(
+            NoiseReading(laeq=cycle.laeq, lafmax=cycle.lafmax), read_at=now
+        )
+        return self._noise_last
 
     # -- the LCD ---------------------------------------------------------------------
 

@@ -1,16 +1,17 @@
 """The seam between the board logic and the buses.
 
 Everything that touches a device node goes through a :class:`BusProvider`. The
-real provider (``linux.py``) opens ``/dev/i2c-1``, ``/dev/spidev0.1``, the UART and the
-GPIO chip; the emulated provider (``emulator/``) answers the same calls from register
-maps, so the real vendor drivers and our own board code run unchanged in tests and in
-the simulated board.
+real provider (``linux.py``) opens ``/dev/i2c-1``, ``/dev/spidev0.1``, the UART, the
+GPIO chip and the microphone's ALSA device; the emulated provider (``emulator/``)
+answers the same calls from register maps and a simulated room, so the real vendor
+drivers and our own board code run unchanged in tests and in the simulated board.
 """
 
 from collections.abc import Sequence
 from typing import Protocol
 
 from .models import DeviceProbe
+from .noise import AudioCapture
 
 # Pins of the Enviro+ on the Raspberry Pi header, by line name.
 LINE_LCD_DC = "GPIO9"
@@ -140,7 +141,7 @@ class BusProvider(Protocol):
         """Tell whether this provider is an emulator."""
 
     def probe(self, uart_path: str) -> list[DeviceProbe]:
-        """Probe I2C, SPI, the UART and the GPIO chip, each on its own."""
+        """Probe I2C, SPI, the UART, the GPIO chip and the microphone, each on its own."""
 
     def open_i2c(self) -> I2CBus:
         """Open I2C bus 1."""
@@ -153,6 +154,9 @@ class BusProvider(Protocol):
 
     def open_gpio(self) -> GPIOChip:
         """Open the GPIO chip that carries the board's lines (found by line names)."""
+
+    def open_audio(self) -> AudioCapture:
+        """Open the microphone's capture stream (S32_LE, interleaved stereo)."""
 
     def serial_console_on(self, uart_path: str) -> bool:
         """Tell whether a kernel serial console holds the UART."""

@@ -20,6 +20,8 @@ import serial
 import smbus2
 from gpiod.line import Direction, Value
 
+from .alsa import DEFAULT_DEVICE as DEFAULT_AUDIO_DEVICE
+from .alsa import AlsaCapture, probe_capture
 from .bus import (
     BOARD_LINES,
     I2C_BUS,
@@ -34,6 +36,7 @@ from .bus import (
 )
 from .gpio_lines import ChipLines, choose_header_chip
 from .models import BusDevice, DeviceProbe, DeviceStatus
+from .noise import CHANNELS, SAMPLE_RATE
 from .spi import SpiDevTransport
 
 # Our own GPIO consumers start with this; anyone else holding a line makes it busy.
@@ -142,14 +145,19 @@ class LinuxBusProvider:
         proc: str = "/proc",
         sys: str = "/sys",
         etc: str = "/etc",
+        audio_device: str = DEFAULT_AUDIO_DEVICE,
     ) -> None:
-        """Use the given filesystem roots (tests point them at a temporary tree)."""
+        """Use the given filesystem roots (tests point them at a temporary tree).
+
+        ``audio_device``: the microphone's ALSA capture device name.
+        """
         self._dev = Path(dev)
         self._proc = Path(proc)
         self._sys = Path(sys)
         self._etc = Path(etc)
         self.i2c_path = str(self._dev / f"i2c-{I2C_BUS}")
         self.spi_path = str(self._dev / f"spidev{SPI_BUS}.{SPI_CHIP_SELECT}")
+        self.audio_device = audio_device
 
     @property
     def simulated(self) -> bool:
@@ -159,12 +167,13 @@ class LinuxBusProvider:
     # -- probing ---------------------------------------------------------------------
 
     def probe(self, uart_path: str) -> list[DeviceProbe]:
-        """Probe I2C, SPI, the UART and the GPIO chip, each on its own."""
+        """Probe I2C, SPI, the UART, the GPIO chip and the microphone, each on its own."""
         return [
             probe_node(BusDevice.I2C, self.i2c_path),
             probe_node(BusDevice.SPI, self.spi_path),
             probe_node(BusDevice.UART, uart_path),
             self.probe_gpio(),
+            probe_capture(self.audio_device),
         ]
 
     def _gpio_chips(self) -> tuple[list[ChipLines], list[str]]:
@@ -292,6 +301,10 @@ class LinuxBusProvider:
         return SpiDevTransport(
             bus=SPI_BUS, device=SPI_CHIP_SELECT, speed_hz=SPI_SPEED_HZ, path=self.spi_path
         )
+
+    def open_audio(self) -> AlsaCapture:
+        """Open the microphone's capture device (OSError with the errno on failure)."""
+        return AlsaCapture(self.audio_device, rate=SAMPLE_RATE, channels=CHANNELS)
 
     def open_gpio(self) -> GPIOChip:
         """Open the GPIO chip that carries the board's lines."""

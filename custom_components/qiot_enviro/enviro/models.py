@@ -12,6 +12,8 @@ class BusDevice(StrEnum):
     SPI = "spi"
     UART = "uart"
     GPIO = "gpio"
+    # The microphone's ALSA capture device (path: the ALSA device name).
+    AUDIO = "audio"
 
 
 class DeviceStatus(StrEnum):
@@ -38,6 +40,7 @@ class SensorGroup(StrEnum):
     LIGHT = "light"
     GAS = "gas"
     PARTICULATES = "particulates"
+    NOISE = "noise"
 
 
 class Chip(StrEnum):
@@ -92,6 +95,11 @@ class Detection:
             self.devices[BusDevice.UART].status is DeviceStatus.OK
         ):
             groups.add(SensorGroup.PARTICULATES)
+        # Both variants carry the microphone; a detection from before it was probed
+        # (an older agent's announcement) has no audio device.
+        audio = self.devices.get(BusDevice.AUDIO)
+        if self.board_found and audio is not None and audio.status is DeviceStatus.OK:
+            groups.add(SensorGroup.NOISE)
         return frozenset(groups)
 
     @property
@@ -146,6 +154,18 @@ class ParticulateReading:
 
 
 @dataclass(frozen=True, slots=True)
+class NoiseReading:
+    """Microphone: A-weighted levels over one cycle in dB(A) re 20 µPa, uncalibrated.
+
+    ``laeq`` is the equivalent continuous level, ``lafmax`` the highest level with the
+    Fast (125 ms) time weighting; both follow the microphone's datasheet sensitivity.
+    """
+
+    laeq: float
+    lafmax: float
+
+
+@dataclass(frozen=True, slots=True)
 class GroupResult[T]:
     """One sensor group's outcome in a cycle: a value, or the error that replaced it.
 
@@ -182,6 +202,7 @@ class Snapshot:
     light: GroupResult[LightReading] | None = None
     gas: GroupResult[GasReading] | None = None
     particulates: GroupResult[ParticulateReading] | None = None
+    noise: GroupResult[NoiseReading] | None = None
     cpu_temperature: float | None = None
 
 

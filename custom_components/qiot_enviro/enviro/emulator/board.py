@@ -2,8 +2,8 @@
 
 ``create_simulated()`` builds an :class:`EmulatedBoard`: an
 :class:`~.environment.Environment`, the I2C bus with the BME280, LTR559 and (Enviro+)
-ADS1015 or ADS1115, the GPIO chip, the PMS5003 on the UART (Enviro+) and the ST7735
-LCD on SPI. ``board.provider`` is a :class:`EmulatedBusProvider`, which the real
+ADS1015 or ADS1115, the GPIO chip, the PMS5003 on the UART (Enviro+), the ST7735
+LCD on SPI and the microphone (``audio.py``). ``board.provider`` is a :class:`EmulatedBusProvider`, which the real
 ``enviro.board.Board`` opens exactly as it opens the Pi's buses: it finds the
 header's GPIO lines with the same lookup as on a Pi (``gpio_lines``), on a chip named
 as one of the kernels a Pi has shipped (``gpio_naming``, see ``gpio.KERNEL_NAMINGS``).
@@ -24,6 +24,9 @@ Faults, all through ``board.faults`` (a :class:`Faults`); ``count=None`` means "
   :class:`~..models.BusDevice` node is absent, not accessible, or busy, both in
   ``probe()`` and when opened;
 - ``serial_console(on=True)``: a kernel console holds the UART;
+- ``audio_stall(on=True)``: the microphone's stream delivers nothing (a stalled card);
+  ``missing_device(BusDevice.AUDIO)`` and ``busy_device(BusDevice.AUDIO)`` act on the
+  microphone's capture device as on the other devices;
 - ``clear()``: all of the above undone.
 """
 
@@ -45,6 +48,7 @@ from ..models import (  # noqa: TID252 - keeps the hardware package relocatable
     DeviceStatus,
     Variant,
 )
+from .audio import EmulatedCapture, EmulatedMicrophone
 from .environment import Environment
 from .gpio import DEFAULT_NAMING, EmulatedGPIOChip, EmulatedGPIOHandle
 from .i2c import EmulatedADS1x15, EmulatedBME280, EmulatedI2CBus, EmulatedI2CHandle, EmulatedLTR559
@@ -54,6 +58,7 @@ from .st7735 import EmulatedSPIPort, EmulatedST7735
 I2C_PATH = "/dev/i2c-1"
 SPI_PATH = "/dev/spidev0.1"
 GPIO_PATH = "/dev/gpiochip0"
+AUDIO_DEVICE = "hw:CARD=adau7002,DEV=0"
 # UART names that reach the PMS5003 on the emulated Pi.
 UART_PATHS = frozenset({DEFAULT_UART, "/dev/serial0"})
 
@@ -126,6 +131,10 @@ class Faults:
         """Pretend a kernel console runs on the UART."""
         self._board.device_faults.serial_console = on
 
+    def audio_stall(self, on: bool = True) -> None:
+        """Make the microphone's stream stop delivering audio (or resume)."""
+        self._board.microphone.stalled = on
+
     def clear(self) -> None:
         """Undo every fault."""
         board = self._board
@@ -134,6 +143,7 @@ class Faults:
         board.device_faults.status.clear()
         board.device_faults.serial_console = False
         board.device_faults.spi_errors = 0
+        board.microphone.stalled = False
         for port in board.spi_ports:
             port.clear_error()
         for name in self._occupied:
@@ -184,6 +194,7 @@ class EmulatedBoard:
             speed=pms_speed,
         )
         self.lcd = EmulatedST7735(self.gpio)
+        self.microphone = EmulatedMicrophone(lambda: self.env.values().noise, seed=seed)
         self.pace = pace
         self.spi_ports: list[EmulatedSPIPort] = []
         self.serial_ports: list[EmulatedSerialPort] = []
@@ -200,6 +211,7 @@ class EmulatedBoard:
             "gpio_lines": len(self.gpio.claimed()),
             "serial": sum(1 for port in self.serial_ports if port.is_open),
             "spi": sum(1 for port in self.spi_ports if not port.closed),
+            "audio": self.microphone.open_streams,
         }
 
 
@@ -221,6 +233,9 @@ class EmulatedBusProvider:
             return DeviceStatus.NOT_PRESENT
         if device is BusDevice.GPIO and self._header_offsets() is None:
             return DeviceStatus.NOT_PRESENT
+        # An ALSA hw capture device has one reader: open, it is busy for everyone.
+        if device is BusDevice.AUDIO and self._board.microphone.open_streams:
+            return DeviceStatus.BUSY
         return status
 
     def _header_offsets(self) -> dict[str, int] | None:
@@ -243,6 +258,7 @@ class EmulatedBusProvider:
             (BusDevice.SPI, SPI_PATH),
             (BusDevice.UART, uart_path),
             (BusDevice.GPIO, GPIO_PATH),
+            (BusDevice.AUDIO, AUDIO_DEVICE),
         ):
             status = self._status(device, path)
             detail = "" if status is DeviceStatus.OK else f"{path}: {status.value} (simulated)"
@@ -272,6 +288,11 @@ class EmulatedBusProvider:
         board.spi_ports[:] = [p for p in board.spi_ports if not p.closed]
         board.spi_ports.append(port)
         return port
+
+    def open_audio(self) -> EmulatedCapture:
+        """Open the microphone's capture stream (real-time paced)."""
+        self._check(BusDevice.AUDIO, AUDIO_DEVICE)
+        return EmulatedCapture(self._board.microphone)
 
     def open_gpio(self) -> EmulatedGPIOHandle:
         """Open the GPIO chip, with the board's lines found by the kernel's names."""

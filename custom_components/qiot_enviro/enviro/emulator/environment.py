@@ -2,7 +2,8 @@
 
 The chip emulations ask this model for the physical quantities they measure. Every
 quantity follows a plausible curve (a daily temperature swing, slow pressure drift,
-daylight, pollution events that raise particulates and lower the gas resistances)
+daylight, pollution events that raise particulates and lower the gas resistances, a
+room's sound level)
 plus smooth noise. The same seed and the same elapsed time give the same values.
 
 Tests pin exact values with :meth:`Environment.set` (for example
@@ -52,6 +53,7 @@ class EnvironmentValues:
     gt5_0um: int
     gt10um: int
     cpu_temperature: float  # °C of the Pi's SoC under the board
+    noise: float  # A-weighted sound level at the microphone, dB(A)
 
     @property
     def pm_atmospheric(self) -> tuple[int, int, int]:
@@ -177,6 +179,9 @@ class Environment:
         pm2_5 = max(0, round(pm2_5_f))
         pm1 = max(0, round(pm2_5_f * 0.65))
         pm10 = max(pm2_5, round(pm2_5_f * 1.4 + 1.0))
+        # A room that is quiet at night and busier in the day, with minute-scale swings.
+        activity = max(0.0, math.sin((hour - 6.0) / 16.0 * math.pi)) if 6 <= hour <= 22 else 0.0
+        noise = 37.0 + 13.0 * activity + 5.0 * self._noise("sound", t, 40.0)
         return EnvironmentValues(
             temperature=round(temperature, 3),
             pressure=round(pressure, 3),
@@ -190,6 +195,7 @@ class Environment:
             pm2_5=pm2_5,
             pm10=pm10,
             cpu_temperature=round(cpu, 2),
+            noise=round(noise, 2),
             **_counts_for(pm1, pm2_5, pm10),
         )
 
