@@ -44,7 +44,13 @@ EXCEPTIONS = json.loads(
 type Seen = dict[str, dict[str, str] | None]
 
 # The errors only a board on another Pi can meet (raised in tests/test_remote.py).
-REMOTE_EXCEPTIONS = ("mqtt_not_set_up", "remote_no_state", "remote_not_announced", "remote_offline")
+REMOTE_EXCEPTIONS = (
+    "mqtt_disconnected",
+    "mqtt_not_set_up",
+    "remote_no_state",
+    "remote_not_announced",
+    "remote_offline",
+)
 
 
 def record(seen: Seen, err: HomeAssistantError) -> None:

@@ -23,12 +23,14 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    MockMqttReasonCode,
     async_fire_mqtt_message,
     async_fire_time_changed,
 )
-from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient, MqttMockPahoClient
 
 from custom_components.qiot_enviro.agent import wire
 from custom_components.qiot_enviro.const import (
@@ -41,10 +43,18 @@ from custom_components.qiot_enviro.const import (
 from custom_components.qiot_enviro.enviro.board import Board
 from custom_components.qiot_enviro.enviro.emulator.board import create_simulated
 from custom_components.qiot_enviro.enviro.models import GroupResult, Variant
-from custom_components.qiot_enviro.remote import RemoteCoordinator
+from custom_components.qiot_enviro.remote import (
+    MAX_INSTANCES,
+    MISSED_CYCLES,
+    RESTART_CONFIRM,
+    RemoteCoordinator,
+)
 
 BOARD_ID = "10000000cafe0001"
 CYCLE = 10.0
+# Agent instances (schema 1.2): two agent processes, or one agent before and after a restart.
+KITCHEN = "kitchen1234abcd"
+GARAGE = "garage5678efgh"
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +76,21 @@ def cycle() -> tuple[Any, Any, Any]:
 class Agent:
     """What a board's agent publishes, as the wire format says."""
 
-    def __init__(self, hass: HomeAssistant, cycle: tuple[Any, Any, Any]) -> None:
-        """Hold the cycle it reports."""
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        cycle: tuple[Any, Any, Any],
+        *,
+        instance: str = "",
+        hostname: str = "kitchen-pi",
+    ) -> None:
+        """Hold the cycle it reports, as one agent process (instance "": schema < 1.2)."""
         self.hass = hass
         self.detection, self.snapshot, self.health = cycle
+        self.instance = instance
+        self.hostname = hostname
         self.seq = 0
+        self.last_state = b""
 
     def topic(self, kind: str) -> str:
         """Return one of the board's topics."""
@@ -89,7 +109,8 @@ class Agent:
                 detection or self.detection,
                 agent_version="0.3.0",
                 cycle=CYCLE,
-                hostname="kitchen-pi",
+                hostname=self.hostname,
+                instance=self.instance,
             ),
         )
 
@@ -100,18 +121,26 @@ class Agent:
     def state(self, snapshot: Any = None, *, backlight: bool | None = True) -> None:
         """Publish one cycle's state."""
         self.seq += 1
-        self.send(
-            wire.STATE,
-            wire.encode_state(
-                self.seq, snapshot or self.snapshot, self.health, backlight=backlight
-            ),
+        self.last_state = wire.encode_state(
+            self.seq,
+            snapshot or self.snapshot,
+            self.health,
+            backlight=backlight,
+            instance=self.instance,
         )
+        self.send(wire.STATE, self.last_state)
 
     def hello(self) -> None:
         """Publish what a connecting agent does: status, announcement, state."""
         self.status(True)
         self.announce()
         self.state()
+
+    def retained(self) -> None:
+        """Publish again what the broker keeps (it sends it to a client that resubscribes)."""
+        self.status(True)
+        self.announce()
+        self.send(wire.STATE, self.last_state)
 
 
 def remote_entry(options: dict[str, Any] | None = None) -> MockConfigEntry:
@@ -429,6 +458,76 @@ async def test_silence_for_three_cycles(
     assert hass.states.get(sensor).state != STATE_UNAVAILABLE
 
 
+def _board_unavailable(hass: HomeAssistant) -> bool:
+    """Tell whether every entity of the board that follows its agent is unavailable."""
+    return all(
+        state.state == STATE_UNAVAILABLE
+        for state in hass.states.async_all()
+        if state.entity_id.startswith(("sensor.", "switch.", "notify.", "image."))
+        and state.attributes.get("friendly_name", "").startswith("Enviro")
+        and "fault" not in state.entity_id
+    )
+
+
+def _broker(mqtt_client_mock: MqttMockPahoClient, *, connected: bool) -> None:
+    """Make Home Assistant's MQTT client lose or find the broker, as paho tells it."""
+    if connected:
+        mqtt_client_mock.on_connect(mqtt_client_mock, None, 0, MockMqttReasonCode())
+    else:
+        mqtt_client_mock.on_disconnect(mqtt_client_mock, None, None, MockMqttReasonCode())
+
+
+@pytest.mark.parametrize(
+    ("outage", "back_with_retained"),
+    [(timedelta(seconds=CYCLE), True), (timedelta(seconds=MISSED_CYCLES * CYCLE + 6), False)],
+    ids=["short", "long"],
+)
+async def test_home_assistant_loses_the_broker(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    remote: MockConfigEntry,
+    mqtt_client_mock: MqttMockPahoClient,
+    agent: Agent,
+    *,
+    caplog: pytest.LogCaptureFixture,
+    outage: timedelta,
+    back_with_retained: bool,
+) -> None:
+    """Home Assistant loses the broker: unavailable at once, as its MQTT entities are.
+
+    Reconnected, the broker sends the retained messages again: the board's last state
+    brings it back while it is as recent as the watchdog allows; after a longer outage
+    only a newer state does.
+    """
+    sensor = _temperature_id(hass, remote)
+    before = hass.states.get(sensor).state
+    _broker(mqtt_client_mock, connected=False)
+    await hass.async_block_till_done()
+    assert _board_unavailable(hass)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "show_message",
+            {"config_entry_id": remote.entry_id, "message": "anyone?"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "mqtt_disconnected"
+
+    freezer.tick(outage)
+    _broker(mqtt_client_mock, connected=True)
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state == STATE_UNAVAILABLE  # nothing heard yet
+    agent.retained()
+    await hass.async_block_till_done()
+    assert (hass.states.get(sensor).state == before) is back_with_retained
+    assert _board_unavailable(hass) is not back_with_retained
+    agent.state()
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state != STATE_UNAVAILABLE
+    assert caplog.text.count(f"Board {BOARD_ID} is unavailable") == 1
+    assert caplog.text.count(f"Board {BOARD_ID} is back") == 1
+
+
 async def test_group_availability_follows_the_state(
     hass: HomeAssistant, remote: MockConfigEntry, agent: Agent
 ) -> None:
@@ -555,6 +654,226 @@ async def test_agent_restart_resets_the_sequence(
     await hass.async_block_till_done()
     assert coordinator.dropped == 1
     assert hass.states.get(sensor).state != STATE_UNAVAILABLE
+
+
+def _warmer(agent: Agent, temperature: float) -> Any:
+    """Return the agent's snapshot with another raw temperature (seen on the sensor)."""
+    climate = agent.snapshot.climate
+    return replace(
+        agent.snapshot,
+        climate=replace(climate, value=replace(climate.value, temperature=temperature)),
+    )
+
+
+async def test_state_far_ahead_is_dropped(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, cycle: tuple[Any, Any, Any]
+) -> None:
+    """A seq further ahead than the time since the last state allows is forged: dropped.
+
+    Used, it would make every real state after it look old: the agent's next is used.
+    """
+    agent = Agent(hass, cycle, instance=KITCHEN)
+    entry = await async_setup_remote(hass, agent)
+    sensor = _temperature_id(hass, entry)
+    before = hass.states.get(sensor).state
+    forged = wire.encode_state(
+        agent.seq + 1000, _warmer(agent, 45.0), agent.health, instance=KITCHEN
+    )
+    agent.send(wire.STATE, forged)
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state == before
+    agent.state(_warmer(agent, 46.0))
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state not in (before, STATE_UNAVAILABLE)
+
+
+@pytest.mark.parametrize(
+    ("gap", "lost"), [(0.0, 3), (10 * CYCLE, 30)], ids=["a_few", "many_over_time"]
+)
+async def test_states_the_broker_lost_are_not_forgery(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mqtt_mock: MqttMockHAClient,
+    cycle: tuple[Any, Any, Any],
+    gap: float,
+    *,
+    lost: int,
+) -> None:
+    """A seq ahead by a few, or by as many cycles as the time passed allows, is used."""
+    agent = Agent(hass, cycle, instance=KITCHEN)
+    entry = await async_setup_remote(hass, agent)
+    sensor = _temperature_id(hass, entry)
+    before = hass.states.get(sensor).state
+    freezer.tick(gap)
+    agent.seq += lost
+    agent.state(_warmer(agent, 45.0))
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state not in (before, STATE_UNAVAILABLE)
+
+
+# -- agent instances: restarts and duplicate board ids -------------------------------------
+
+
+def _duplicate_issue(hass: HomeAssistant, entry: MockConfigEntry) -> ir.IssueEntry | None:
+    return ir.async_get(hass).async_get_issue(DOMAIN, f"{entry.entry_id}_duplicate_board_id")
+
+
+async def _cycle(hass: HomeAssistant, freezer: FrozenDateTimeFactory, *agents: Agent) -> None:
+    """Let one cycle pass, in which each agent given sends a state."""
+    freezer.tick(CYCLE)
+    async_fire_time_changed(hass)
+    for agent in agents:
+        agent.state()
+    await hass.async_block_till_done()
+
+
+async def test_two_agents_with_one_board_id(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mqtt_mock: MqttMockHAClient,
+    cycle: tuple[Any, Any, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two agents under one board id take turns: a repair names both hosts.
+
+    While both report, the "offline" each one's turn ends with is ignored; once only
+    one has reported for the watchdog's window, the repair goes away by itself and
+    "offline" counts again.
+    """
+    kitchen = Agent(hass, cycle, instance=KITCHEN, hostname="kitchen-pi")
+    garage = Agent(hass, cycle, instance=GARAGE, hostname="garage-pi")
+    entry = await async_setup_remote(hass, kitchen)
+    sensor = _temperature_id(hass, entry)
+    garage.hello()  # a restarted agent, as far as anyone can tell yet
+    await hass.async_block_till_done()
+    assert _duplicate_issue(hass, entry) is None
+
+    kitchen.hello()  # the first one again: two agents
+    await hass.async_block_till_done()
+    issue = _duplicate_issue(hass, entry)
+    assert issue is not None
+    assert issue.severity is ir.IssueSeverity.ERROR
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["board"] == BOARD_ID
+    hosts = {issue.translation_placeholders[key] for key in ("host", "other_host")}
+    assert hosts == {"kitchen-pi", "garage-pi"}
+    for agent in (garage, kitchen, garage):
+        agent.status(False)  # the broker publishes the will of the one it disconnects
+        agent.hello()
+    await hass.async_block_till_done()
+    kitchen.status(False)
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state != STATE_UNAVAILABLE
+    assert caplog.text.count("two agents publish under its id") == 1
+
+    kitchen.status(True)  # the garage agent is stopped; the kitchen one carries on
+    for _ in range(MISSED_CYCLES):
+        await _cycle(hass, freezer, kitchen)
+    assert _duplicate_issue(hass, entry) is not None
+    await _cycle(hass, freezer, kitchen)
+    assert _duplicate_issue(hass, entry) is None
+    assert hass.states.get(sensor).state != STATE_UNAVAILABLE
+    kitchen.status(False)
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state == STATE_UNAVAILABLE
+
+
+def _without_gas(cycle: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
+    """Return a cycle of the same board whose agent found no gas sensor (another config)."""
+    from custom_components.qiot_enviro.enviro.models import Chip
+
+    detection, snapshot, health = cycle
+    chips = detection.chips - {Chip.ADS1015, Chip.ADS1115}
+    return replace(detection, chips=chips), replace(snapshot, gas=None), health
+
+
+async def _until_reloaded(
+    hass: HomeAssistant, entry: MockConfigEntry, agent: Agent, before: RemoteCoordinator
+) -> None:
+    """Let a reload run, with the agent's retained messages reaching its subscription."""
+    for step in range(3000):
+        await asyncio.sleep(0)
+        if entry.state is ConfigEntryState.LOADED and entry.runtime_data is not before:
+            break
+        if step % 20 == 0:
+            agent.hello()
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+def quick_announce(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make a reload nobody sends the retained messages for fail at once, not wait 10 s.
+
+    These tests do not freeze the clock: a frozen clock would make such a reload hang.
+    """
+    monkeypatch.setattr("custom_components.qiot_enviro.remote.ANNOUNCE_TIMEOUT", 0.5)
+
+
+def _later(hass: HomeAssistant, seconds: float) -> None:
+    """Run the timers due within ``seconds`` (the clock itself is not frozen here)."""
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
+
+
+@pytest.mark.usefixtures("quick_announce")
+async def test_restarted_agent_with_other_sensors_is_followed(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, cycle: tuple[Any, Any, Any]
+) -> None:
+    """A new agent instance with other sensor groups: the entry reloads after RESTART_CONFIRM.
+
+    Until then its states are not used (its entities do not exist yet), and the previous
+    instance may still come back.
+    """
+    old = Agent(hass, cycle, instance=KITCHEN)
+    entry = await async_setup_remote(hass, old)
+    before = entry.runtime_data
+    sensor = _temperature_id(hass, entry)
+    gas = _entity(hass, "sensor", "oxidising")
+    restarted = Agent(hass, _without_gas(cycle), instance=GARAGE)
+    old.status(False)  # stopped: its last will
+    restarted.hello()
+    await hass.async_block_till_done()
+    assert hass.states.get(sensor).state == STATE_UNAVAILABLE
+    _later(hass, RESTART_CONFIRM - 1)
+    restarted.state()
+    await hass.async_block_till_done()
+    assert entry.runtime_data is before
+    assert hass.states.get(sensor).state == STATE_UNAVAILABLE
+
+    _later(hass, RESTART_CONFIRM + 1)
+    await _until_reloaded(hass, entry, restarted, before)
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not before
+    assert hass.states.get(sensor).state != STATE_UNAVAILABLE
+    assert hass.states.get(gas).state == STATE_UNAVAILABLE
+    assert _duplicate_issue(hass, entry) is None
+
+
+@pytest.mark.usefixtures("quick_announce")
+async def test_forged_announcements_change_nothing(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, cycle: tuple[Any, Any, Any]
+) -> None:
+    """Announcements of other sensors from instances that never send a state are not followed.
+
+    However many there are (only MAX_INSTANCES are kept), the board keeps its entities
+    and its agent's values; no reload, no repair.
+    """
+    agent = Agent(hass, cycle, instance=KITCHEN)
+    entry = await async_setup_remote(hass, agent)
+    before = entry.runtime_data
+    pm = _entity(hass, "sensor", "pm10")
+    intruder = replace(agent.detection, variant=Variant.ENVIRO)
+    for number in range(MAX_INSTANCES + 2):
+        forger = Agent(hass, (intruder, None, {}), instance=f"forged{number}", hostname="evil")
+        forger.announce()
+    await hass.async_block_till_done()
+    _later(hass, 2 * RESTART_CONFIRM)
+    agent.state()
+    await hass.async_block_till_done()
+    assert entry.runtime_data is before
+    assert hass.states.get(pm).state != STATE_UNAVAILABLE
+    assert not ir.async_get(hass).issues
+    assert before.announcement is not None
+    assert before.announcement.instance == KITCHEN
 
 
 # -- the LCD --------------------------------------------------------------------------
@@ -758,11 +1077,13 @@ async def test_board_that_loses_a_sensor_is_reloaded(
 async def test_remote_errors_render_without_placeholders(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
+    mqtt_client_mock: MqttMockPahoClient,
     agent: Agent,
     caplog: pytest.LogCaptureFixture,
+    *,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """No announcement, no state, offline, no MQTT: each a translated sentence."""
+    """No announcement, no state, offline, no broker, no MQTT: each a translated sentence."""
     from homeassistant.helpers.translation import async_get_exception_message
 
     from custom_components.qiot_enviro import remote as remote_module
@@ -799,6 +1120,14 @@ async def test_remote_errors_render_without_placeholders(
             DOMAIN, "dismiss_message", {"config_entry_id": entry.entry_id}, blocking=True
         )
     record(seen, err.value)
+    _broker(mqtt_client_mock, connected=False)
+    await hass.async_block_till_done()
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN, "dismiss_message", {"config_entry_id": entry.entry_id}, blocking=True
+        )
+    record(seen, err.value)
+    _broker(mqtt_client_mock, connected=True)
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.config_entries.async_unload(hass.config_entries.async_entries("mqtt")[0].entry_id)
     await hass.async_block_till_done()

@@ -74,6 +74,8 @@ def key_values(node: ast.expr) -> set[str]:
             return {value}
         case ast.Name(id=name) if isinstance(getattr(const, name, None), str):
             return {getattr(const, name)}
+        case ast.IfExp(body=body, orelse=orelse):
+            return key_values(body) | key_values(orelse)
         case ast.Name(id="key"):
             return set()  # lcd._invalid passes its `key` argument on: its callers are checked
         case ast.Name(id="translation_key"):

@@ -12,6 +12,10 @@ cause. No state is ever built from a half-valid message.
 A remote board's coordinator has no update interval: the agent pushes one state per
 cycle and the coordinator derives the same values from it as from a local board's
 read, so entities, options, the gas baseline and repairs work the same.
+
+A board is unavailable when its agent's last will says offline, when no state came for
+MISSED_CYCLES cycles (the watchdog), and at once when Home Assistant itself loses the
+broker, as Home Assistant's own MQTT entities are.
 """
 
 import asyncio
@@ -171,6 +175,11 @@ class RemoteCoordinator(EnviroCoordinator):
         self._restart_timer: CALLBACK_TYPE | None = None
         self._setup_done = False
         self._unsubscribe: CALLBACK_TYPE | None = None
+        self._unsubscribe_connection: CALLBACK_TYPE | None = None
+        # Home Assistant's own link to the broker (its MQTT client): while it is down
+        # nothing the board says can arrive.
+        self.broker_connected = True
+        self._broker_lost = False
         self._watchdog: CALLBACK_TYPE | None = None
         self._warned: set[str] = set()
         self._schema_issue = False
@@ -187,6 +196,9 @@ class RemoteCoordinator(EnviroCoordinator):
         if mqtt is None or not await mqtt.async_wait_for_mqtt_client(self.hass):
             raise UpdateFailed(translation_domain=DOMAIN, translation_key="mqtt_not_set_up")
         self._mqtt = mqtt
+        self._unsubscribe_connection = mqtt.async_subscribe_connection_status(
+            self.hass, self._connection_changed
+        )
         self._unsubscribe = await mqtt.async_subscribe(
             self.hass,
             f"{wire.TOPIC_ROOT}/{self.board_id}/+",
@@ -213,6 +225,12 @@ class RemoteCoordinator(EnviroCoordinator):
         Afterwards states arrive by themselves; this runs again only on a manual
         refresh request, which changes nothing.
         """
+        if not self.broker_connected:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="mqtt_disconnected",
+                translation_placeholders={"board": self.board_id},
+            )
         if self.online is False:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
@@ -267,6 +285,9 @@ class RemoteCoordinator(EnviroCoordinator):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._unsubscribe_connection is not None:
+            self._unsubscribe_connection()
+            self._unsubscribe_connection = None
         self._cancel_watchdog()
         self._cancel_restart()
 
@@ -378,11 +399,13 @@ class RemoteCoordinator(EnviroCoordinator):
         if (state.instance, state.seq, state.snapshot.read_at) == self._last_state:
             # The retained state again (Home Assistant's MQTT client resubscribed, with
             # the retained status before it): its readings were used already.
+            self._resume()
             return
         self._check_seq(state)
         self._last_state = (state.instance, state.seq, state.snapshot.read_at)
         self._last_state_at = time.monotonic()
         self._restart_seen = False
+        self._broker_lost = False
         self.remote_health = state.health
         self.cycle_durations.append(state.snapshot.duration)
         self._log_transitions(state.snapshot)
@@ -549,9 +572,57 @@ class RemoteCoordinator(EnviroCoordinator):
         self.last_update_success = False
         self.async_update_listeners()
 
-    def _arm_watchdog(self) -> None:
+    @callback
+    def _connection_changed(self, connected: bool) -> None:
+        """Follow Home Assistant's connection to the broker.
+
+        Lost: every entity is unavailable at once (logged once), as Home Assistant's own
+        MQTT entities are, except while Home Assistant stops. Found again: nothing is
+        claimed until the board is heard from; see :meth:`_resume`.
+        """
+        if self.closed:
+            return
+        self.broker_connected = connected
+        if connected:
+            LOGGER.debug("Board %s: Home Assistant reached the MQTT broker again", self.board_id)
+            return
+        if self.hass.is_stopping:
+            return
+        self._broker_lost = True
         self._cancel_watchdog()
-        delay = MISSED_CYCLES * self.cycle + WATCHDOG_SLACK
+        self._set_unavailable("Home Assistant lost the MQTT broker")
+
+    def _resume(self) -> None:
+        """Make the board available again with its last state, redelivered after an outage.
+
+        Home Assistant's MQTT client resubscribes when it finds the broker again, and the
+        broker sends the retained status and state once more. When that state is the one
+        already used, the board is back only if it is still as recent as the watchdog
+        allows (received less than MISSED_CYCLES cycles plus the slack ago, on Home
+        Assistant's clock): had the broker stayed, the entities would show those very
+        values now. An older one is not claimed: the board is back with the next state
+        the agent sends. A state the agent sent during the outage is newer, and is used
+        as any other. A retained "offline" (the agent's last will, sent meanwhile) keeps
+        the board unavailable, or makes it so again when the broker sends it after the
+        state (retained messages come in no set order).
+        """
+        if not (self._broker_lost and self.broker_connected and self._setup_done):
+            return
+        if self.online is False or self.last_update_success or self._latest is None:
+            return
+        remaining = MISSED_CYCLES * self.cycle + WATCHDOG_SLACK
+        remaining -= time.monotonic() - self._last_state_at
+        if remaining <= 0:
+            return
+        self._broker_lost = False
+        self._arm_watchdog(remaining)
+        LOGGER.info("Board %s is back", self.board_id)
+        self.async_set_updated_data(self._latest)
+
+    def _arm_watchdog(self, delay: float | None = None) -> None:
+        self._cancel_watchdog()
+        if delay is None:
+            delay = MISSED_CYCLES * self.cycle + WATCHDOG_SLACK
         self._watchdog = async_call_later(
             self.hass, delay, HassJob(self._silent, cancel_on_shutdown=True)
         )
@@ -664,7 +735,20 @@ class RemoteCoordinator(EnviroCoordinator):
     @property
     def reachable(self) -> bool:
         """Tell whether the board is online and its states are fresh."""
-        return self._setup_done and self.online is not False and self.last_update_success
+        return (
+            self._setup_done
+            and self.broker_connected
+            and self.online is not False
+            and self.last_update_success
+        )
+
+    def unreachable_error(self) -> HomeAssistantError:
+        """Return the translated error of a command the board cannot be sent now."""
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="remote_offline" if self.broker_connected else "mqtt_disconnected",
+            translation_placeholders={"board": self.board_id},
+        )
 
     def current(self) -> QiotEnviroData | None:
         """Return the newest derived data, also before the entities get it."""
@@ -754,11 +838,7 @@ class RemoteLcd:
         if self.stopped:
             return
         if not self.coordinator.reachable:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="remote_offline",
-                translation_placeholders={"board": self.coordinator.board_id},
-            )
+            raise self.coordinator.unreachable_error()
         self._urgent_until = time.monotonic() + URGENT_WINDOW
         self.hass.async_create_background_task(
             self.coordinator.async_publish(kind, payload),

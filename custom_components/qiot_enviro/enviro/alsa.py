@@ -18,7 +18,7 @@ import os
 import threading
 from typing import Any
 
-from .models import BusDevice, DeviceProbe, DeviceStatus
+from .models import BusDevice, DeviceProbe, DeviceStatus, status_for_errno
 
 # ALSA's name for the Enviro's microphone card (the adau7002-simple overlay's card),
 # the hardware device itself: no plugin between us and the samples.
@@ -41,8 +41,6 @@ HINT_NO_LIBRARY = (
     "(Debian/Raspberry Pi OS: libasound2, Alpine: alsa-lib)"
 )
 
-_NOT_PRESENT = {errno.ENOENT, errno.ENODEV, errno.ENXIO}
-_DENIED = {errno.EACCES, errno.EPERM}
 
 _lib_lock = threading.Lock()
 _lib: Any = None
@@ -194,17 +192,6 @@ class AlsaCapture:
         pcm, self._pcm = self._pcm, None
         if pcm is not None:
             self._lib.snd_pcm_close(pcm)
-
-
-def status_for_errno(err: int | None) -> DeviceStatus:
-    """Map an alsa-lib open error to what a user can act on."""
-    if err in _NOT_PRESENT:
-        return DeviceStatus.NOT_PRESENT
-    if err in _DENIED:
-        return DeviceStatus.PERMISSION_DENIED
-    if err == errno.EBUSY:
-        return DeviceStatus.BUSY
-    return DeviceStatus.ERROR
 
 
 def probe_capture(device: str = DEFAULT_DEVICE) -> DeviceProbe:

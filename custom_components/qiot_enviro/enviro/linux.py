@@ -35,32 +35,19 @@ from .bus import (
     SPIPort,
 )
 from .gpio_lines import ChipLines, choose_header_chip
-from .models import BusDevice, DeviceProbe, DeviceStatus
+from .models import BusDevice, DeviceProbe, DeviceStatus, status_for_errno
 from .noise import CHANNELS, SAMPLE_RATE
 from .spi import SpiDevTransport
 
 # Our own GPIO consumers start with this; anyone else holding a line makes it busy.
 OWN_CONSUMER_PREFIX = "qiot_enviro"
 
-_NOT_PRESENT = {errno.ENOENT, errno.ENODEV, errno.ENXIO}
-_DENIED = {errno.EACCES, errno.EPERM}
 _HINTS = {
     BusDevice.I2C: "enable I2C (dtparam=i2c_arm=on) and load i2c-dev",
     BusDevice.SPI: "enable SPI (dtparam=spi=on)",
     BusDevice.UART: "enable the UART (enable_uart=1 / dtparam=uart0=on)",
     BusDevice.GPIO: "no GPIO chip carries the Enviro's lines",
 }
-
-
-def status_for_errno(err: int | None) -> DeviceStatus:
-    """Map the errno of opening a device node to what a user can act on."""
-    if err in _NOT_PRESENT:
-        return DeviceStatus.NOT_PRESENT
-    if err in _DENIED:
-        return DeviceStatus.PERMISSION_DENIED
-    if err == errno.EBUSY:
-        return DeviceStatus.BUSY
-    return DeviceStatus.ERROR
 
 
 def probe_node(device: BusDevice, path: str) -> DeviceProbe:

@@ -1,5 +1,6 @@
 """Typed results of the board layer: detection, readings, snapshots and health."""
 
+import errno
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,6 +25,21 @@ class DeviceStatus(StrEnum):
     PERMISSION_DENIED = "permission_denied"
     BUSY = "busy"
     ERROR = "error"
+
+
+_NOT_PRESENT = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO})
+_DENIED = frozenset({errno.EACCES, errno.EPERM})
+
+
+def status_for_errno(err: int | None) -> DeviceStatus:
+    """Map the errno of opening a device (node or ALSA PCM) to what a user can act on."""
+    if err in _NOT_PRESENT:
+        return DeviceStatus.NOT_PRESENT
+    if err in _DENIED:
+        return DeviceStatus.PERMISSION_DENIED
+    if err == errno.EBUSY:
+        return DeviceStatus.BUSY
+    return DeviceStatus.ERROR
 
 
 class Variant(StrEnum):
