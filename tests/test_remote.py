@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.mqtt import util as mqtt_util
 from homeassistant.config_entries import SOURCE_MQTT, SOURCE_USER, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -1092,6 +1093,8 @@ async def test_remote_errors_render_without_placeholders(
 
     monkeypatch.setattr(remote_module, "ANNOUNCE_TIMEOUT", 0.2)
     monkeypatch.setattr(remote_module, "STATE_TIMEOUT", 0.2)
+    # Home Assistant waits up to 50 s for an unloaded MQTT entry's client to appear.
+    monkeypatch.setattr(mqtt_util, "AVAILABILITY_TIMEOUT", 0.5)
     seen: Seen = {}
 
     async def failed(announce: bool) -> None:
