@@ -385,7 +385,11 @@ class EnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
             self._group_ok[group] = result.ok
 
     def _set_issue(
-        self, suffix: str, translation_key: str, placeholders: dict[str, str] | None
+        self,
+        suffix: str,
+        translation_key: str,
+        placeholders: dict[str, str] | None,
+        severity: ir.IssueSeverity = ir.IssueSeverity.WARNING,
     ) -> None:
         """Raise this entry's repair ``suffix`` (with placeholders), or clear it (None)."""
         issue_id = f"{self.config_entry.entry_id}_{suffix}"
@@ -397,7 +401,7 @@ class EnviroCoordinator(DataUpdateCoordinator[QiotEnviroData]):
             DOMAIN,
             issue_id,
             is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
+            severity=severity,
             translation_key=translation_key,
             translation_placeholders=placeholders,
         )

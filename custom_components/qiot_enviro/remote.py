@@ -533,24 +533,21 @@ class RemoteCoordinator(EnviroCoordinator):
             first.hostname or "an unknown host",
             second.hostname or "an unknown host",
         )
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            f"{self.config_entry.entry_id}_duplicate_board_id",
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="duplicate_board_id",
-            translation_placeholders={
+        self._set_issue(
+            "duplicate_board_id",
+            "duplicate_board_id",
+            {
                 "board": self.board_id,
                 "host": first.hostname or "?",
                 "other_host": second.hostname or "?",
             },
+            ir.IssueSeverity.ERROR,
         )
 
     def _clear_duplicate(self) -> None:
         self.duplicate = None
         LOGGER.info("Board %s: one agent publishes under its id again", self.board_id)
-        ir.async_delete_issue(self.hass, DOMAIN, f"{self.config_entry.entry_id}_duplicate_board_id")
+        self._set_issue("duplicate_board_id", "duplicate_board_id", None)
 
     def _handler(self, kind: str) -> Callable[[bytes], None] | None:
         """Return what handles one kind of message from the board (commands: None)."""
@@ -661,26 +658,17 @@ class RemoteCoordinator(EnviroCoordinator):
 
     def _unsupported_schema(self, err: wire.UnsupportedSchemaError) -> None:
         self._schema_issue = True
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            f"{self.config_entry.entry_id}_unsupported_schema",
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="unsupported_schema",
-            translation_placeholders={
-                "board": self.board_id,
-                "version": err.version[:12],
-                "supported": wire.SCHEMA,
-            },
+        self._set_issue(
+            "unsupported_schema",
+            "unsupported_schema",
+            {"board": self.board_id, "version": err.version[:12], "supported": wire.SCHEMA},
+            ir.IssueSeverity.ERROR,
         )
 
     def _valid_message(self) -> None:
         if self._schema_issue:
             self._schema_issue = False
-            ir.async_delete_issue(
-                self.hass, DOMAIN, f"{self.config_entry.entry_id}_unsupported_schema"
-            )
+            self._set_issue("unsupported_schema", "unsupported_schema", None)
 
     # -- commands --------------------------------------------------------------------
 
