@@ -459,6 +459,18 @@ async def test_silence_for_three_cycles(
     assert hass.states.get(sensor).state != STATE_UNAVAILABLE
 
 
+async def _refused_message(hass: HomeAssistant, entry: MockConfigEntry) -> str | None:
+    """Show a message on the board; return the translation key of the error it raises."""
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "show_message",
+            {"config_entry_id": entry.entry_id, "message": "anyone?"},
+            blocking=True,
+        )
+    return err.value.translation_key
+
+
 def _board_unavailable(hass: HomeAssistant) -> bool:
     """Tell whether every entity of the board that follows its agent is unavailable."""
     return all(
@@ -505,14 +517,7 @@ async def test_home_assistant_loses_the_broker(
     _broker(mqtt_client_mock, connected=False)
     await hass.async_block_till_done()
     assert _board_unavailable(hass)
-    with pytest.raises(HomeAssistantError) as err:
-        await hass.services.async_call(
-            DOMAIN,
-            "show_message",
-            {"config_entry_id": remote.entry_id, "message": "anyone?"},
-            blocking=True,
-        )
-    assert err.value.translation_key == "mqtt_disconnected"
+    assert await _refused_message(hass, remote) == "mqtt_disconnected"
 
     freezer.tick(outage)
     _broker(mqtt_client_mock, connected=True)
@@ -995,14 +1000,7 @@ async def test_message_to_an_offline_board_is_refused(
     """A message for a board whose agent is gone says so instead of vanishing."""
     agent.status(False)
     await hass.async_block_till_done()
-    with pytest.raises(HomeAssistantError) as err:
-        await hass.services.async_call(
-            DOMAIN,
-            "show_message",
-            {"config_entry_id": remote.entry_id, "message": "anyone?"},
-            blocking=True,
-        )
-    assert err.value.translation_key == "remote_offline"
+    assert await _refused_message(hass, remote) == "remote_offline"
 
 
 async def test_unload_keeps_the_remote_board_running(
